@@ -1,7 +1,7 @@
 """plate-ocr: reads South Korean licence plates from photos.
 
-Importing this package stays cheap: torch, cv2, easyocr, numpy and google.genai are imported only when an
-engine is built (see :mod:`plate_ocr.factory`).
+Importing this package stays cheap: torch, cv2, easyocr, numpy and google.genai are imported
+only when an engine is built (see :mod:`plate_ocr.factory`).
 """
 
 from plate_ocr.errors import (

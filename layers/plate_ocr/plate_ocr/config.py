@@ -1,7 +1,8 @@
 """Settings of plate-ocr, read once from the environment (prefix ``PLATE_OCR_``).
 
-The original service's variables (``LOG_LEVEL``, ``CORS_ORIGINS``, ``USE_GPU``, ``TIMEOUT_SECONDS``) are
-honoured without the prefix. Stage differences live in samconfig.toml -> template parameters -> env vars.
+The original service's variables (``LOG_LEVEL``, ``CORS_ORIGINS``, ``USE_GPU``,
+``TIMEOUT_SECONDS``) are honoured without the prefix. Stage differences live in samconfig.toml ->
+template parameters -> env vars.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ _REPO_MODELS = Path(__file__).resolve().parents[3] / "models"
 
 
 def _default_model_dir() -> Path:
-    # Editable installs and the repo find models/ beside the layer; the image sets PLATE_OCR_MODEL_DIR.
+    # The repo (editable install) has models/ beside layers/; the image sets PLATE_OCR_MODEL_DIR.
     return _REPO_MODELS if _REPO_MODELS.is_dir() else Path("/opt/plate-ocr/models")
 
 
@@ -30,7 +31,10 @@ class Settings(BaseSettings):
     )
     use_gpu: bool = Field(False, validation_alias=AliasChoices("USE_GPU", "PLATE_OCR_USE_GPU"))
     timeout_seconds: float = Field(
-        25.0, gt=0, le=900, validation_alias=AliasChoices("TIMEOUT_SECONDS", "PLATE_OCR_TIMEOUT_SECONDS")
+        25.0,
+        gt=0,
+        le=900,
+        validation_alias=AliasChoices("TIMEOUT_SECONDS", "PLATE_OCR_TIMEOUT_SECONDS"),
     )
     cors_origins: str = Field(
         "*", validation_alias=AliasChoices("CORS_ORIGINS", "PLATE_OCR_CORS_ORIGINS")
@@ -47,6 +51,8 @@ class Settings(BaseSettings):
     #: Below this confidence a stage-1 reading counts as a failure and stage 2 is asked.
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)
     max_plates: int = Field(5, ge=1, le=20)
+    #: How many located regions stage 1 reads per photo (each costs one recogniser pass).
+    max_regions: int = Field(8, ge=1, le=64)
 
 
 @lru_cache(maxsize=1)

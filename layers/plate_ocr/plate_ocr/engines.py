@@ -36,7 +36,7 @@ class RawReading:
 
 @dataclass(frozen=True)
 class PlateRegion:
-    """A plate-like region of a photo: its 4 corners (clockwise from top-left) and the rectified crop."""
+    """A plate-like region: its 4 corners (clockwise from top-left) and the rectified crop."""
 
     box: Quad
     crop: Image
@@ -57,7 +57,7 @@ class Locator(Protocol):
 
 @dataclass(frozen=True)
 class FallbackAnswer:
-    """What stage 2 said: ``status`` is ``ok``, ``skipped_no_key``, ``no_plate`` or ``error:<kind>``."""
+    """Stage 2's answer; ``status``: ``ok``, ``skipped_no_key``, ``no_plate``, ``error:<kind>``."""
 
     status: str
     plate_number: str | None = None

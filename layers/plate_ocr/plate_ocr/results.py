@@ -1,4 +1,4 @@
-"""The result contract of the pipeline: frozen dataclasses, shared by the CLI, the API and the batch."""
+"""The pipeline's result contract: frozen dataclasses shared by the CLI, the API and the batch."""
 
 from __future__ import annotations
 

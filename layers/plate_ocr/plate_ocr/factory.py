@@ -1,0 +1,100 @@
+"""Builds the production pipeline once per process and reports its state for /status and /warmup."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from plate_ocr.config import Settings, get_settings
+from plate_ocr.errors import ModelUnavailableError
+from plate_ocr.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
+
+#: After a failed load, requests fail fast with the same error for this long before a retry, so a
+#: missing model directory answers 503 at once instead of re-running a slow failing load each time.
+RETRY_AFTER_SECONDS = 30.0
+
+_lock = threading.Lock()
+_pipeline: Pipeline | None = None
+_state: tuple[str, str] = ("loading", "models not loaded yet")
+_failed_at: float | None = None
+_load_seconds: float | None = None
+
+
+def _build(settings: Settings) -> Pipeline:
+    model_dir = settings.model_dir
+    weights = model_dir / f"{settings.recog_network}.pth"
+    if not weights.is_file():
+        raise ModelUnavailableError(f"The recogniser weights are missing ({weights.name}).")
+    try:
+        from plate_ocr.gemini import build_fallback
+        from plate_ocr.locator import PlateLocator
+        from plate_ocr.recognizer import PlateRecognizer
+
+        recognizer = PlateRecognizer(
+            model_dir, network=settings.recog_network, gpu=settings.use_gpu
+        )
+        locator = PlateLocator(craft_dir=settings.detector_dir)
+        fallback = build_fallback(settings)
+    except ModelUnavailableError:
+        raise
+    except (ImportError, OSError, RuntimeError, ValueError, KeyError) as exc:
+        # The detail goes to the log; the client sees a generic 503.
+        logger.exception("model load failed")
+        raise ModelUnavailableError(
+            f"The models could not be loaded: {type(exc).__name__}."
+        ) from exc
+    return Pipeline(locator, recognizer, fallback=fallback, settings=settings)
+
+
+def get_pipeline() -> Pipeline:
+    """The process-wide pipeline, built on first use.
+
+    Raises:
+        ModelUnavailableError: the models cannot be loaded (answered as 503).
+    """
+    global _pipeline, _state, _failed_at, _load_seconds
+    if _pipeline is not None:
+        return _pipeline
+    with _lock:
+        if _pipeline is not None:
+            return _pipeline
+        if _failed_at is not None and time.monotonic() - _failed_at < RETRY_AFTER_SECONDS:
+            raise ModelUnavailableError(_state[1])
+        _state = ("loading", "loading models")
+        started = time.perf_counter()
+        try:
+            pipeline = _build(get_settings())
+        except ModelUnavailableError as exc:
+            _state, _failed_at = ("error", str(exc)), time.monotonic()
+            raise
+        _load_seconds = time.perf_counter() - started
+        _pipeline, _failed_at = pipeline, None
+        _state = ("ready", f"models loaded in {_load_seconds:.2f} s")
+        return pipeline
+
+
+def warm_up() -> float:
+    """Loads the models and runs one read, so the first request pays no lazy set-up; seconds."""
+    started = time.perf_counter()
+    pipeline = get_pipeline()
+    import numpy as np
+
+    blank = np.full((120, 480, 3), 255, dtype=np.uint8)
+    pipeline.read_image(blank, use_fallback=False)
+    return time.perf_counter() - started
+
+
+def model_status() -> tuple[str, str]:
+    """("ready" | "loading" | "error", detail) for /status."""
+    return _state
+
+
+def reset() -> None:
+    """Forgets the built pipeline and its state (tests, and settings changes in a warm process)."""
+    global _pipeline, _state, _failed_at, _load_seconds
+    with _lock:
+        _pipeline, _failed_at, _load_seconds = None, None, None
+        _state = ("loading", "models not loaded yet")
