@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _REPO_MODELS = Path(__file__).resolve().parents[3] / "models"
@@ -53,6 +53,35 @@ class Settings(BaseSettings):
     max_plates: int = Field(5, ge=1, le=20)
     #: How many located regions stage 1 reads per photo (each costs one recogniser pass).
     max_regions: int = Field(8, ge=1, le=64)
+
+    # --- Stage 2 (Gemini); the key lives in Secrets Manager, never in an env var on AWS.
+    gemini_model: str = Field(
+        "gemini-2.5-flash", validation_alias=AliasChoices("GEMINI_MODEL", "PLATE_OCR_GEMINI_MODEL")
+    )
+    #: Secret name or ARN holding the Gemini API key (raw string or JSON ``{"api_key": ...}``).
+    gemini_secret_id: str | None = None
+    #: Local development only: a key straight from the environment when no secret id is set.
+    gemini_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("GEMINI_API_KEY", "PLATE_OCR_GEMINI_API_KEY")
+    )
+    #: Another endpoint for the Gemini API (tests, proxies); empty means Google's.
+    gemini_base_url: str | None = None
+    gemini_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    #: Attempts per fallback call, the first included (429 / 5xx / timeouts are retried).
+    gemini_max_attempts: int = Field(2, ge=1, le=5)
+    gemini_max_side: int = Field(2000, ge=256, le=4096)
+    #: How long the fetched key stays cached in the process.
+    secret_max_age_seconds: int = Field(300, ge=0, le=86_400)
+
+    # --- Storage of the batch path and presigned uploads.
+    bucket_name: str | None = None
+    incoming_prefix: str = Field("incoming/", pattern=r"^[^/].*/$")
+    results_prefix: str = Field("results/", pattern=r"^[^/].*/$")
+    upload_expires_seconds: int = Field(300, ge=30, le=3600)
+
+    # --- API.
+    #: Serve Swagger UI at /docs and the spec at /openapi.json.
+    enable_docs: bool = True
 
 
 @lru_cache(maxsize=1)
