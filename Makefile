@@ -1,0 +1,61 @@
+# plate-ocr: every entry point. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-done
+# CI here reaches only the CUDA build of torch 2.14.1 on local disk; the Lambda image uses the CPU build.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+MANIFEST ?= ../shared/datasets/kr-plates/manifest.csv
+HOST ?= 127.0.0.1
+PORT ?= 3000
+
+.PHONY: help setup run test unit functional lint typecheck container-test train eval bench load clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## create .venv and install everything (idempotent)
+
+$(STAMP): pyproject.toml Makefile
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH_SPEC)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: setup ## start the API + web page locally on http://$(HOST):$(PORT) (no Docker)
+	$(BIN)/plate-ocr serve --host $(HOST) --port $(PORT)
+
+test: setup lint unit functional container-test ## everything CI runs
+
+unit: setup ## pure unit tests
+	$(BIN)/pytest -q tests/unit
+
+functional: setup ## handler tests with moto and fakes
+	@if [ -d tests/functional ] && ls tests/functional/test_*.py >/dev/null 2>&1; then \
+		$(BIN)/pytest -q tests/functional; else echo "no functional tests yet"; fi
+
+lint: setup ## ruff lint + format check, mypy strict on the package
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+container-test: setup ## build the Lambda image and sam-local-invoke both functions
+	@if [ -x scripts/container-test.sh ]; then bash scripts/container-test.sh; \
+		else echo "container test not present yet"; fi
+
+train: setup ## train the recogniser from scratch (resumable) and export it to models/
+	$(BIN)/python -m training.train
+
+eval: setup ## stage-1 accuracy on the val split of ../shared
+	$(BIN)/plate-ocr eval --manifest $(MANIFEST) --split val --errors /tmp/plate-ocr-misreads.csv
+
+bench: setup ## speed: stage 1 vs stock EasyOCR on the same photos
+	$(BIN)/python scripts/bench.py --manifest $(MANIFEST)
+
+clean: ## remove caches (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .aws-sam build dist
