@@ -38,8 +38,8 @@ def main() -> int:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    import cv2  # noqa: F401
-    import easyocr  # noqa: F401
+    import cv2
+    import easyocr
     import torch  # noqa: F401
 
     from plate_ocr import factory
@@ -47,9 +47,7 @@ def main() -> int:
 
     import_s = time.perf_counter() - t0
     warm_s = factory.warm_up()
-    print(
-        f"import torch+easyocr+cv2+plate_ocr: {import_s:.2f} s; models loaded and warm: {warm_s:.2f} s"
-    )
+    print(f"imports: {import_s:.2f} s; models loaded and warm: {warm_s:.2f} s")
 
     samples = load_manifest(Path(args.manifest), split=args.split)
     scenes = [s for s in samples if s.kind == "scene"][: args.scenes]
