@@ -1,0 +1,259 @@
+"""Stage 2: Gemini reads the whole photo when stage 1 found no valid plate.
+
+The API key comes from Secrets Manager through Powertools parameters (cached for
+``secret_max_age_seconds``), fetched on the first fallback only, so a cold start that stage 1
+answers never touches Secrets Manager.
+The key is never logged and never put into an exception message.
+
+Every failure becomes a :class:`FallbackAnswer` status (``error:<kind>``): stage 2 is a second
+opinion, and its trouble must not turn a request into a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from plate_ocr import grammar
+from plate_ocr.config import Settings
+from plate_ocr.engines import FallbackAnswer, Image
+from plate_ocr.results import Quad
+
+if TYPE_CHECKING:
+    from google.genai import Client
+
+logger = logging.getLogger(__name__)
+
+KeyProvider = Callable[[], "str | None"]
+
+#: Values of a freshly created secret that mean "no key yet" (the stack stores a placeholder).
+_PLACEHOLDERS = frozenset({"", "CHANGE_ME", "REPLACE_ME", "PLACEHOLDER", "none", "null"})
+
+PROMPT = (
+    "This photo shows a vehicle registered in South Korea. Read its licence plate exactly as "
+    "printed: digits, the Hangul usage syllable and, on older plates, the region name "
+    "(e.g. 12가3456, 123가4567, 서울12가3456). Read a two-row plate top row first. Leave out "
+    "spaces, dashes and anything that is not on the plate. If no plate is readable, answer "
+    "plate_number null. box_2d is the plate's bounding box as [ymin, xmin, ymax, xmax] scaled "
+    "to 0-1000. confidence is how sure you are, 0 to 1."
+)
+
+
+class GeminiPlate(BaseModel):
+    """The structured answer requested from Gemini (also sent as its response schema)."""
+
+    plate_number: str | None = Field(default=None, description="The plate without spaces, or null.")
+    confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    box_2d: list[int] | None = Field(
+        default=None, description="[ymin, xmin, ymax, xmax] scaled to 0-1000."
+    )
+
+
+class GeminiReader:
+    """A :class:`plate_ocr.engines.FallbackReader` backed by the google-genai client."""
+
+    def __init__(self, settings: Settings, key_provider: KeyProvider) -> None:
+        self._settings = settings
+        self._key_provider = key_provider
+        self._lock = threading.Lock()
+        self._client: Client | None = None
+        self._client_key: str | None = None
+
+    def read(self, image: Image) -> FallbackAnswer:
+        try:
+            key = self._key_provider()
+        except Exception as exc:
+            # Any secret trouble means no stage 2 now, not a failed request.
+            # The exception text of Secrets Manager names the secret, never its value.
+            logger.warning("gemini key unavailable: %s", type(exc).__name__)
+            return FallbackAnswer(status="error:secret")
+        if not key:
+            logger.info("gemini stage skipped: no API key configured")
+            return FallbackAnswer(status="skipped_no_key")
+
+        started = time.perf_counter()
+        width, height = 0, 0
+        try:
+            jpeg, width, height = encode_for_gemini(image, self._settings.gemini_max_side)
+            text = self._generate(key, jpeg)
+        except Exception as exc:
+            status = _classify(exc)
+            logger.warning(
+                "gemini call failed: %s (%s) after %.2f s",
+                status,
+                type(exc).__name__,
+                time.perf_counter() - started,
+            )
+            return FallbackAnswer(status=status)
+        logger.info("gemini answered in %.2f s", time.perf_counter() - started)
+        return answer_from_text(text, width, height)
+
+    def _generate(self, key: str, jpeg: bytes) -> str:
+        from google.genai import types
+
+        contents = types.Content(
+            role="user",
+            parts=[
+                types.Part.from_bytes(data=jpeg, mime_type="image/jpeg"),
+                types.Part.from_text(text=PROMPT),
+            ],
+        )
+        response = self._client_for(key).models.generate_content(
+            model=self._settings.gemini_model,
+            contents=contents,
+            config=types.GenerateContentConfig(
+                temperature=0.0,
+                response_mime_type="application/json",
+                response_schema=GeminiPlate,
+            ),
+        )
+        return response.text or ""
+
+    def _client_for(self, key: str) -> Client:
+        with self._lock:
+            # A rotated secret (new value after the cache expires) gets a new client.
+            if self._client is None or self._client_key != key:
+                self._client = make_client(key, self._settings)
+                self._client_key = key
+            return self._client
+
+
+def make_client(key: str, settings: Settings) -> Client:
+    """A google-genai client with an explicit per-attempt timeout and bounded retries."""
+    from google import genai
+    from google.genai import types
+
+    retry = types.HttpRetryOptions(
+        attempts=settings.gemini_max_attempts,
+        initial_delay=0.5,
+        max_delay=2.0,
+        http_status_codes=[408, 429, 500, 502, 503, 504],
+    )
+    options = types.HttpOptions(
+        base_url=settings.gemini_base_url or None,
+        timeout=int(settings.gemini_timeout_seconds * 1000),
+        retry_options=retry,
+    )
+    return genai.Client(api_key=key, http_options=options)
+
+
+def answer_from_text(text: str, width: int, height: int) -> FallbackAnswer:
+    """Checks Gemini's JSON against the schema and the plate grammar."""
+    try:
+        answer = GeminiPlate.model_validate(json.loads(text))
+    except (json.JSONDecodeError, ValidationError, TypeError):
+        logger.warning("gemini answer malformed (%d chars)", len(text))
+        return FallbackAnswer(status="error:malformed")
+    if not answer.plate_number:
+        return FallbackAnswer(status="no_plate")
+    parsed = grammar.parse(answer.plate_number)
+    if not parsed.valid:
+        logger.info("gemini answer fails the plate grammar")
+        logger.debug("gemini answer: %s", answer.plate_number)
+        return FallbackAnswer(status="invalid_plate")
+    logger.debug("gemini read %s", parsed.text)
+    return FallbackAnswer(
+        status="ok",
+        plate_number=parsed.text,
+        confidence=float(answer.confidence),
+        box=_box_from_2d(answer.box_2d, width, height),
+    )
+
+
+def encode_for_gemini(image: Image, max_side: int) -> tuple[bytes, int, int]:
+    """JPEG bytes of the photo scaled to at most ``max_side`` px, and the original size."""
+    import cv2
+
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(width, height))
+    scaled: Any = image
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        scaled = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    ok, buffer = cv2.imencode(".jpg", scaled, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buffer.tobytes(), int(width), int(height)
+
+
+def _box_from_2d(box: list[int] | None, width: int, height: int) -> Quad | None:
+    if box is None or len(box) != 4:
+        return None
+    ymin, xmin, ymax, xmax = (min(max(v, 0), 1000) / 1000.0 for v in box)
+    if xmax <= xmin or ymax <= ymin:
+        return None
+    x0, x1, y0, y1 = xmin * width, xmax * width, ymin * height, ymax * height
+    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+
+
+def _classify(exc: Exception) -> str:
+    from google.genai import errors
+
+    if isinstance(exc, errors.APIError):
+        if exc.code == 429:
+            return "error:rate_limited"
+        if exc.code in (401, 403):
+            return "error:auth"
+        return f"error:http_{exc.code}"
+    if "timeout" in type(exc).__name__.lower():
+        return "error:timeout"
+    return "error:transport"
+
+
+def extract_key(value: Any) -> str | None:
+    """The API key in a secret value (a raw string or JSON with ``api_key``); placeholders: none."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if value.startswith("{"):
+        try:
+            data = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+        value = next(
+            (str(data[k]).strip() for k in ("api_key", "GEMINI_API_KEY", "key") if k in data), ""
+        )
+    return None if value in _PLACEHOLDERS else value
+
+
+def secrets_manager_key(secret_id: str, max_age: int) -> KeyProvider:
+    """Reads the key through Powertools parameters, built and called on the first fallback only."""
+    provider: Any = None
+    lock = threading.Lock()
+
+    def fetch() -> str | None:
+        nonlocal provider
+        with lock:
+            if provider is None:
+                from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+                provider = SecretsProvider()
+        return extract_key(provider.get(secret_id, max_age=max_age))
+
+    return fetch
+
+
+def build_fallback(settings: Settings) -> GeminiReader:
+    """The production stage 2: a key from Secrets Manager, else from the environment, else none."""
+    if settings.gemini_secret_id:
+        provider = secrets_manager_key(settings.gemini_secret_id, settings.secret_max_age_seconds)
+    elif settings.gemini_api_key is not None:
+        env_key = extract_key(settings.gemini_api_key.get_secret_value())
+
+        def provider() -> str | None:
+            return env_key
+
+    else:
+
+        def provider() -> str | None:
+            return None
+
+    return GeminiReader(settings, provider)
