@@ -198,6 +198,14 @@ def _percentile_u8(img: Image, q: float) -> float:
     return float(np.searchsorted(cum, cum[-1] * q / 100.0))
 
 
+def _find(parent: list[int], i: int) -> int:
+    """Union-find root with path halving."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
 def _dedupe(cands: list[_Cand]) -> list[_Cand]:
     """Drops near-duplicates (the generators overlap a lot) before the costlier scoring."""
     seen: set[tuple[int, int, int, int, int]] = set()
@@ -259,6 +267,21 @@ def _quad_aspect(q: Quad) -> float:
     left = math.dist(q[0], q[3])
     right = math.dist(q[1], q[2])
     return (top + bottom) / max(left + right, 1e-6)
+
+
+def _plate_sides(q: Quad) -> bool:
+    """Whether a quad, in a patch aligned with the glyph row, has plate-like sides.
+
+    Top and bottom run along the row (a few degrees of perspective convergence); left and right
+    are near-vertical (yaw and pitch slant them a little).
+    """
+    for a, b in ((q[0], q[1]), (q[3], q[2])):
+        if abs(math.degrees(math.atan2(b[1] - a[1], b[0] - a[0]))) > 8.0:
+            return False
+    for a, b in ((q[0], q[3]), (q[1], q[2])):
+        if abs(math.degrees(math.atan2(b[0] - a[0], b[1] - a[1]))) > 25.0:
+            return False
+    return True
 
 
 def _grow_quad(quad: Quad, dw: float, dh: float) -> Quad:
@@ -331,8 +354,11 @@ def _refine_quad(image: Image, c: _Cand) -> Quad | None:
         if any(cv2.pointPolygonTest(poly, pt, True) < -2.0 for pt in corners):
             continue
         p = poly.reshape(4, 2).astype(np.float64)
-        if not (_MIN_ASPECT <= _quad_aspect(_order_clockwise(p)) <= _MAX_ASPECT):
+        q = _order_clockwise(p)
+        if not (_MIN_ASPECT <= _quad_aspect(q) <= _MAX_ASPECT) or not _plate_sides(q):
             continue
+        if (math.dist(q[0], q[3]) + math.dist(q[1], q[2])) / 2 > 2.0 * (gy1 - gy0):
+            continue  # far taller than the glyph row: a frame around more than the plate
         # Of nested frames (plate edge, printed border) the outermost is the plate.
         if best is None or area > best[0]:
             best = (area, p)
@@ -446,6 +472,7 @@ class PlateLocator:
             if min(level.shape[:2]) < 24:
                 break
             out += self._text_blobs(level, lscale)
+            out += self._glyph_rows(level, lscale)
             # Outlines only at the coarse level: contour tracing costs ~4x more at full work size,
             # and plates too small for it there are found by their glyphs.
             if i == 1 or max(level.shape[:2]) <= 700:
@@ -521,6 +548,67 @@ class PlateLocator:
                 hb, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3))
             )
             out += self._rects_from_mask(hb, scale, "hat", 0.45, (1.12, 1.45))
+        return out
+
+    def _glyph_rows(self, grey: Image, scale: float) -> list[_Cand]:
+        """Rows of glyph-shaped components (like MSER character clusters), both polarities.
+
+        Unlike closed edge blobs this survives clutter touching the plate (lines, grilles): a
+        crossing line spoils one glyph, not the row.
+        """
+        import cv2
+        import numpy as np
+
+        out: list[_Cand] = []
+        for flag, c in ((cv2.THRESH_BINARY_INV, 12), (cv2.THRESH_BINARY, -12)):
+            bw = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, flag, 25, c)
+            _, _, stats, _ = cv2.connectedComponentsWithStats(bw, connectivity=8)
+            st = stats[1:]
+            x, y, w, h, area = (st[:, i] for i in range(5))
+            ok = (h >= 8) & (h <= 80) & (w >= 2) & (w <= 1.2 * h) & (h <= 6 * w)
+            ok &= (area >= 0.2 * w * h) & (area <= 0.95 * w * h)
+            idx = np.flatnonzero(ok)
+            if len(idx) < 3:
+                continue
+            idx = idx[np.argsort(x[idx])]
+            xs, ys, ws, hs = (a[idx].astype(np.float64) for a in (x, y, w, h))
+            cys = ys + hs / 2
+            parent = list(range(len(idx)))
+
+            right = xs + ws
+            for i in range(len(idx)):
+                hi = hs[i]
+                # Candidates to the right within a glyph-and-a-half gap (sorted by x).
+                j_end = int(np.searchsorted(xs, right[i] + 1.5 * hi, side="right"))
+                for j in range(i + 1, j_end):
+                    hj = hs[j]
+                    if abs(hi - hj) > 0.3 * max(hi, hj) or abs(cys[i] - cys[j]) > 0.35 * hi:
+                        continue
+                    if xs[j] < right[i] - 0.3 * min(ws[i], ws[j]):
+                        continue  # overlapping horizontally: not neighbours in a row
+                    parent[_find(parent, j)] = _find(parent, i)
+            groups: dict[int, list[int]] = {}
+            for i in range(len(idx)):
+                groups.setdefault(_find(parent, i), []).append(i)
+            for members in groups.values():
+                if len(members) < 3:
+                    continue
+                m = np.array(members)
+                pts = np.concatenate(
+                    [
+                        np.stack([xs[m], ys[m]], 1),
+                        np.stack([xs[m] + ws[m], ys[m]], 1),
+                        np.stack([xs[m], ys[m] + hs[m]], 1),
+                        np.stack([xs[m] + ws[m], ys[m] + hs[m]], 1),
+                    ]
+                ).astype(np.float32)
+                rect = cv2.minAreaRect(pts)
+                cand = _normalise_rect(rect, scale, "glyphs")
+                if cand is None:
+                    continue
+                cand = _Cand(cand.cx, cand.cy, cand.w * 1.12, cand.h * 1.4, cand.angle, "glyphs")
+                if _MIN_ASPECT <= cand.w / cand.h <= _MAX_ASPECT:
+                    out.append(cand)
         return out
 
     def _bright_boxes(self, grey: Image, scale: float) -> list[_Cand]:
