@@ -1,0 +1,1 @@
+"""API Lambda handler package (copied to LAMBDA_TASK_ROOT/api in the image)."""

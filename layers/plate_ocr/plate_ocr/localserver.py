@@ -1,0 +1,220 @@
+"""A Docker-free local server: HTTP requests -> API Gateway REST (v1) proxy events -> the handler.
+
+``plate-ocr serve`` (and ``make run``) start it. The handler is found by its import path with
+``functions/`` put on ``sys.path`` at run time, so :mod:`plate_ocr` holds no static import of the
+handlers. Bodies always travel base64-encoded, as API Gateway sends binary media types.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+#: Bigger bodies are refused before they are read (API Gateway's own limit is 10 MB).
+MAX_BODY_BYTES = 12 * 1024 * 1024
+STAGE = "local"
+
+
+def default_functions_dir() -> Path:
+    """``functions/`` of the repository this package was installed from (editable install)."""
+    return Path(__file__).resolve().parents[3] / "functions"
+
+
+class LambdaContext:
+    """The parts of the Lambda context object the handlers and Powertools read."""
+
+    function_name = "plate-ocr-local"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 3008
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:plate-ocr-local"
+    log_group_name = "/aws/lambda/plate-ocr-local"
+    log_stream_name = "local"
+
+    def __init__(self, timeout_seconds: float = 30.0) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def make_api_event(
+    method: str,
+    path: str,
+    *,
+    headers: Mapping[str, str] | list[tuple[str, str]] | None = None,
+    body: bytes | None = None,
+    query: list[tuple[str, str]] | Mapping[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
+    stage: str = STAGE,
+) -> dict[str, Any]:
+    """An API Gateway REST (v1) proxy event, as API Gateway builds it for ``/{proxy+}``."""
+    pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
+    query_pairs = list(query.items()) if isinstance(query, Mapping) else list(query or [])
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in pairs:
+        multi_headers.setdefault(name, []).append(value)
+    multi_query: dict[str, list[str]] = {}
+    for name, value in query_pairs:
+        multi_query.setdefault(name, []).append(value)
+    now = datetime.now(UTC)
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method.upper(),
+        "headers": {k: v[-1] for k, v in multi_headers.items()} or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": {"proxy": path.lstrip("/")} if path != "/" else None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local",
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method.upper(),
+            "extendedRequestId": request_id,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": path,
+            "accountId": "000000000000",
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": "localhost",
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "requestId": request_id,
+            "identity": {"sourceIp": source_ip, "userAgent": dict(pairs).get("User-Agent")},
+            "domainName": "localhost",
+            "apiId": "local",
+        },
+        "body": base64.b64encode(body).decode("ascii") if body else None,
+        "isBase64Encoded": bool(body),
+    }
+
+
+def load_handler(handler: str, functions_dir: Path | None = None) -> Handler:
+    """Imports ``package.module.function`` with ``functions_dir`` on ``sys.path``."""
+    folder = str(functions_dir or default_functions_dir())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    module_name, _, attr = handler.rpartition(".")
+    fn: Handler = getattr(importlib.import_module(module_name), attr)
+    return fn
+
+
+def response_parts(response: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body bytes of a Lambda proxy response."""
+    status = int(response.get("statusCode", 502))
+    headers: list[tuple[str, str]] = []
+    multi = response.get("multiValueHeaders") or {}
+    for name, values in multi.items():
+        headers.extend((name, str(v)) for v in values)
+    for name, value in (response.get("headers") or {}).items():
+        if name not in multi:
+            headers.append((name, str(value)))
+    raw = response.get("body") or ""
+    body = base64.b64decode(raw) if response.get("isBase64Encoded") else str(raw).encode("utf-8")
+    return status, headers, body
+
+
+def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseHTTPRequestHandler]:
+    class _Request(BaseHTTPRequestHandler):
+        server_version = "plate-ocr-local"
+        protocol_version = "HTTP/1.1"
+
+        def _dispatch(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self._send(
+                    413,
+                    [("Content-Type", "application/json")],
+                    _error_body("image_too_large", f"The request is over {MAX_BODY_BYTES} bytes."),
+                )
+                self.close_connection = True
+                return
+            body = self.rfile.read(length) if length else None
+            url = urlsplit(self.path)
+            event = make_api_event(
+                self.command,
+                url.path or "/",
+                headers=list(self.headers.items()),
+                body=body,
+                query=parse_qsl(url.query, keep_blank_values=True),
+                source_ip=self.client_address[0],
+            )
+            try:
+                response = handler(event, LambdaContext(timeout_seconds))
+                status, headers, payload = response_parts(response)
+            except Exception:
+                # Like API Gateway when the function crashes: a 502 and the log has the cause.
+                logger.exception("handler failed")
+                status, headers = 502, [("Content-Type", "application/json")]
+                payload = _error_body("bad_gateway", "The handler failed.")
+            self._send(status, headers, payload)
+
+        def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
+
+        def log_message(self, format: str, *args: Any) -> None:
+            logger.info("%s %s", self.address_string(), format % args)
+
+    return _Request
+
+
+def _error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": code, "message": message}).encode("utf-8")
+
+
+def make_server(
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    handler: str = "api.app.lambda_handler",
+    functions_dir: Path | None = None,
+    timeout_seconds: float = 30.0,
+) -> ThreadingHTTPServer:
+    """A server bound to ``host:port`` (port 0 picks a free one); call ``serve_forever``."""
+    fn = load_handler(handler, functions_dir)
+    server = ThreadingHTTPServer((host, port), make_request_handler(fn, timeout_seconds))
+    server.daemon_threads = True
+    return server
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    handler: str = "api.app.lambda_handler",
+    functions_dir: Path | None = None,
+) -> None:
+    """Serves the API handler until interrupted."""
+    server = make_server(host, port, handler, functions_dir)
+    bound_host, bound_port = server.server_address[:2]
+    print(f"plate-ocr API on http://{bound_host!s}:{bound_port}/ (Ctrl+C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
