@@ -75,8 +75,22 @@ def multipart(photo: bytes, *, dry_run: bool = False, filename: str = "plate.jpg
     return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
 
 
-def api_event(method: str, path: str, **kwargs: object) -> dict[str, object]:
-    event = make_api_event(method, path, stage="Prod", **kwargs)  # type: ignore[arg-type]
+#: Headers API Gateway always passes on.
+BASE_HEADERS = {
+    "Host": "abcdef1234.execute-api.ap-northeast-2.amazonaws.com",
+    "User-Agent": "curl/8.5.0",
+    "X-Forwarded-For": "203.0.113.10",
+    "X-Forwarded-Port": "443",
+    "X-Forwarded-Proto": "https",
+}
+
+
+def api_event(
+    method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None
+) -> dict[str, object]:
+    event = make_api_event(
+        method, path, headers={**BASE_HEADERS, **(headers or {})}, body=body, stage="Prod"
+    )
     context = event["requestContext"]
     assert isinstance(context, dict)
     context.update(

@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ROOT / "functions"
 if str(FUNCTIONS) not in sys.path:
@@ -30,3 +32,10 @@ for name, value in {
     os.environ[name] = value
 # A developer's real profile must not leak into the tests.
 os.environ.pop("AWS_PROFILE", None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Routes that publish no business metric (healthz, docs) make Powertools warn on every call.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:No application metrics to publish:UserWarning"
+    )

@@ -267,9 +267,10 @@ class S3Store:
         """The batch result of a presigned upload, or ``None`` while it is not there yet."""
         from botocore.exceptions import ClientError
 
+        bucket = self._bucket()
         try:
             response = self._s3.get_object(
-                Bucket=self._bucket(), Key=result_key_for_id(result_id, self._settings)
+                Bucket=bucket, Key=result_key_for_id(result_id, self._settings)
             )
         except ClientError as exc:
             if _error_code(exc) in ("NoSuchKey", "404", "NotFound"):
@@ -281,12 +282,13 @@ class S3Store:
     def presign_upload(self, content_type: str) -> UploadResponse:
         """A presigned POST for one photo: exact key, exact type, 1 byte to ``max_image_bytes``."""
         settings = self._settings
+        bucket = self._bucket()
         result_id = new_result_id()
         # No extension: the key maps one-to-one onto results/<result_id>.json.
         key = f"{settings.incoming_prefix}{result_id}"
         max_bytes = settings.max_image_bytes
         post = self._s3.generate_presigned_post(
-            Bucket=self._bucket(),
+            Bucket=bucket,
             Key=key,
             Fields={"Content-Type": content_type},
             Conditions=[

@@ -1,0 +1,498 @@
+"""The API handler on API Gateway events: every route, the error mapping, the deadline."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from typing import Any
+
+import pytest
+from conftest import (
+    BUCKET,
+    BrokenPipelineFactory,
+    FakeLocator,
+    SlowPipeline,
+    json_body,
+    load_event,
+    with_body,
+)
+
+from plate_ocr import factory
+from plate_ocr.engines import FallbackAnswer
+from plate_ocr.pipeline import Pipeline
+from plate_ocr.schema import DryRunResponse, ErrorBody, OcrResponse
+
+ORIGINAL_FIELDS = ("success", "plate_number", "confidence", "stage", "elapsed_sec")
+
+
+def _png(width: int = 120, height: int = 40, mode: str = "RGB") -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new(mode, (width, height), 200 if mode == "L" else (200, 200, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _gif() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (20, 20), (0, 0, 0)).save(out, "GIF")
+    return out.getvalue()
+
+
+def _multipart(parts: list[tuple[str, bytes, str | None]], boundary: str = "b0undary") -> bytes:
+    chunks = []
+    for name, data, filename in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        chunks.append(
+            f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
+        )
+    return b"".join(chunks) + f"--{boundary}--\r\n".encode()
+
+
+def _assert_error(response: dict[str, Any], status: int, code: str) -> dict[str, Any]:
+    assert response["statusCode"] == status, response["body"]
+    body = json_body(response)
+    ErrorBody.model_validate(body)
+    assert body["error"] == code
+    assert body["message"]
+    assert "Traceback" not in response["body"]
+    return body
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "event_name", ["api-post-ocr-multipart", "api-post-ocr-jpeg"], ids=["multipart", "raw-jpeg"]
+)
+def test_reads_the_plate_of_the_event_photo(api, pipeline, invoke, event_name):
+    # GIVEN the shared event carrying the synthetic plate photo
+    event = load_event(event_name)
+
+    # WHEN the API reads it
+    response = invoke(api, event)
+
+    # THEN the original fields come first and the richer ones follow, in the schema
+    assert response["statusCode"] == 200
+    body = json_body(response)
+    OcrResponse.model_validate(body)
+    assert list(body)[:5] == list(ORIGINAL_FIELDS)
+    assert body["success"] is True
+    assert body["plate_number"] == "12가3456"
+    assert body["stage"] == "stage1"
+    assert body["stage_label"] == "1단계 로직"
+    assert body["request_id"] == event["requestContext"]["requestId"]
+    plate = body["plates"][0]
+    assert len(plate["box"]) == 4
+    assert [c["char"] for c in plate["char_confidences"]] == list("12가3456")
+    assert plate["usage"] == "private"
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
+
+
+def test_response_fields_match_the_library_result(api, pipeline, invoke, photo):
+    # GIVEN the library's own answer for the photo
+    expected = pipeline.read(photo).to_dict()
+
+    # WHEN the API answers for the same photo
+    body = json_body(invoke(api, load_event("api-post-ocr-jpeg")))
+
+    # THEN it carries exactly the library's fields plus request_id
+    assert set(body) == set(expected) | {"request_id"}
+
+
+def test_falls_back_to_stage_two_when_stage_one_reads_nothing(api, pipeline, invoke, recognizer):
+    # GIVEN a recogniser that reads nothing and a stage 2 that reads the plate
+    recognizer.text = ""
+    pipeline.fallback.answer = FallbackAnswer(status="ok", plate_number="123가4567", confidence=0.8)
+
+    # WHEN the photo is read
+    body = json_body(invoke(api, load_event("api-post-ocr-jpeg")))
+
+    # THEN stage 2's answer is the result
+    assert body["success"] is True
+    assert body["plate_number"] == "123가4567"
+    assert body["stage"] == "stage2"
+    assert body["stage_label"] == "2단계 로직"
+    assert body["stage2_status"] == "ok"
+
+
+def test_says_stage_two_was_skipped_when_no_key_is_configured(api, pipeline, invoke, recognizer):
+    recognizer.text = ""
+
+    body = json_body(invoke(api, load_event("api-post-ocr-jpeg")))
+
+    assert body["success"] is False
+    assert body["stage"] == "failed"
+    assert body["stage_label"] == "모두 실패"
+    assert body["stage2_status"] == "skipped_no_key"
+
+
+def test_dry_run_validates_the_upload_without_reading_it(api, pipeline, invoke, recognizer, photo):
+    # GIVEN the dry-run event (multipart with dryRun=true)
+    event = load_event("api-post-ocr-dryrun")
+
+    # WHEN it is sent
+    response = invoke(api, event)
+
+    # THEN the image is described and no engine ran
+    assert response["statusCode"] == 200
+    body = DryRunResponse.model_validate(json_body(response))
+    assert body.image.format == "jpeg"
+    assert (body.image.width, body.image.height) == (640, 400)
+    assert body.image.size_bytes == len(photo)
+    assert recognizer.calls == 0
+
+
+def test_dry_run_works_as_a_query_parameter_on_raw_bodies(api, pipeline, invoke, recognizer):
+    event = load_event("api-post-ocr-jpeg")
+    event["queryStringParameters"] = {"dryRun": "true"}
+    event["multiValueQueryStringParameters"] = {"dryRun": ["true"]}
+
+    response = invoke(api, event)
+
+    assert response["statusCode"] == 200
+    assert json_body(response)["dry_run"] is True
+    assert recognizer.calls == 0
+
+
+def test_dry_run_needs_no_model(api, invoke, monkeypatch):
+    # GIVEN a process whose models cannot load
+    broken = BrokenPipelineFactory()
+    monkeypatch.setattr(factory, "get_pipeline", broken)
+
+    # WHEN a dry run is sent
+    response = invoke(api, load_event("api-post-ocr-dryrun"))
+
+    # THEN it still answers, without touching the models
+    assert response["statusCode"] == 200
+    assert broken.calls == 0
+
+
+def test_accepts_png_bodies(api, pipeline, invoke):
+    event = with_body(load_event("api-post-ocr-jpeg"), _png(), "image/png")
+
+    assert invoke(api, event)["statusCode"] == 200
+
+
+BAD_REQUESTS = [
+    pytest.param(
+        _multipart([("dryRun", b"false", None)]),
+        "multipart",
+        400,
+        "missing_field",
+        id="multipart-without-image_file",
+    ),
+    pytest.param(
+        _multipart([("photo", b"\xff\xd8\xff", "a.jpg")]),
+        "multipart",
+        400,
+        "missing_field",
+        id="wrong-field-name",
+    ),
+    pytest.param(
+        _multipart([("image_file", _png(), "a.png"), ("image_file", _png(), "b.png")]),
+        "multipart",
+        400,
+        "too_many_files",
+        id="two-files",
+    ),
+    pytest.param(
+        _multipart([("image_file", b"", "empty.jpg")]),
+        "multipart",
+        400,
+        "empty_image",
+        id="empty-file",
+    ),
+    pytest.param(b"not an image at all", "image/jpeg", 400, "invalid_image", id="text-as-jpeg"),
+    pytest.param(
+        b"\xff\xd8\xff\xe0" + b"\x00" * 40, "image/jpeg", 400, "invalid_image", id="truncated-jpeg"
+    ),
+    pytest.param(_gif(), "image/jpeg", 415, "unsupported_media_type", id="gif-named-jpeg"),
+    pytest.param(
+        b'{"image": "x"}', "application/json", 415, "unsupported_media_type", id="json-body"
+    ),
+    pytest.param(_png(), None, 415, "unsupported_media_type", id="no-content-type"),
+    pytest.param(b"x", "multipart/form-data", 400, "invalid_multipart", id="multipart-no-boundary"),
+]
+
+
+@pytest.mark.parametrize(("body", "kind", "status", "code"), BAD_REQUESTS)
+def test_bad_uploads_get_a_4xx_with_a_json_error(api, pipeline, invoke, body, kind, status, code):
+    if kind == "multipart":
+        kind = "multipart/form-data; boundary=b0undary"
+    event = with_body(load_event("api-post-ocr-jpeg"), body, kind)
+
+    _assert_error(invoke(api, event), status, code)
+
+    # AND the next request is answered normally
+    assert invoke(api, load_event("api-post-ocr-jpeg"))["statusCode"] == 200
+
+
+def test_an_empty_body_is_a_bad_request(api, pipeline, invoke):
+    event = with_body(load_event("api-post-ocr-jpeg"), b"", "image/jpeg")
+
+    _assert_error(invoke(api, event), 400, "empty_image")
+
+
+def test_broken_base64_is_a_bad_request(api, pipeline, invoke):
+    event = load_event("api-post-ocr-jpeg")
+    event["body"] = "!!! not base64 !!!"
+
+    _assert_error(invoke(api, event), 400, "invalid_base64")
+
+
+def test_a_photo_over_the_limit_gets_413(api, pipeline, invoke, monkeypatch, settings, photo):
+    # GIVEN a byte limit just below the event photo's size
+    small = settings.model_copy(update={"max_image_bytes": len(photo) - 1})
+    monkeypatch.setattr(api, "settings", small)
+
+    # WHEN the photo is sent both ways
+    for name in ("api-post-ocr-jpeg", "api-post-ocr-multipart"):
+        # THEN both are refused as too large
+        _assert_error(invoke(api, load_event(name)), 413, "image_too_large")
+
+
+def test_a_picture_over_the_pixel_limit_gets_413(api, invoke, monkeypatch, settings, recognizer):
+    tiny = settings.model_copy(update={"max_image_pixels": 1000})
+    fake = Pipeline(FakeLocator(), recognizer, settings=tiny)
+    monkeypatch.setattr(factory, "get_pipeline", lambda: fake)
+
+    _assert_error(invoke(api, load_event("api-post-ocr-jpeg")), 413, "image_too_large")
+
+
+def test_answers_503_while_the_models_cannot_load(api, invoke, monkeypatch):
+    monkeypatch.setattr(factory, "get_pipeline", BrokenPipelineFactory())
+
+    body = _assert_error(invoke(api, load_event("api-post-ocr-jpeg")), 503, "model_unavailable")
+
+    assert "korplate.pth" in body["message"]
+
+
+def test_answers_504_when_the_read_passes_the_deadline(api, invoke, monkeypatch, settings):
+    # GIVEN TIMEOUT_SECONDS of 0.2 s and a read that takes 1 s
+    monkeypatch.setattr(api, "settings", settings.model_copy(update={"timeout_seconds": 0.2}))
+    monkeypatch.setattr(factory, "get_pipeline", lambda: SlowPipeline(1.0))
+
+    # WHEN the photo is sent
+    body = _assert_error(invoke(api, load_event("api-post-ocr-jpeg")), 504, "timeout")
+
+    # THEN the answer names the deadline
+    assert "0.2" in body["message"]
+
+
+def test_an_unexpected_error_is_a_500_without_a_stack_trace(api, invoke, monkeypatch):
+    def explode() -> Any:
+        raise RuntimeError("secret internals /var/task/x.py")
+
+    monkeypatch.setattr(factory, "get_pipeline", explode)
+
+    response = invoke(api, load_event("api-post-ocr-jpeg"))
+
+    body = _assert_error(response, 500, "internal_error")
+    assert "internals" not in body["message"]
+
+
+# --- operations --------------------------------------------------------------------------------
+
+
+def test_healthz_answers_ok(api, invoke):
+    response = invoke(api, load_event("api-get-healthz"))
+
+    assert response["statusCode"] == 200
+    assert response["body"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "state",
+    [("ready", "models loaded in 1.20 s"), ("loading", "loading models"), ("error", "missing")],
+    ids=["ready", "loading", "error"],
+)
+def test_status_reports_the_model_state(api, invoke, monkeypatch, state):
+    monkeypatch.setattr(factory, "model_status", lambda: state)
+
+    response = invoke(api, load_event("api-get-status"))
+
+    assert response["statusCode"] == 200
+    assert json_body(response) == {"status": state[0], "detail": state[1]}
+
+
+def test_warmup_loads_the_models_and_says_how_long_it_took(api, invoke, monkeypatch):
+    monkeypatch.setattr(factory, "warm_up", lambda: 1.2345)
+    monkeypatch.setattr(factory, "model_status", lambda: ("ready", "models loaded in 1.20 s"))
+
+    response = invoke(api, load_event("api-post-warmup"))
+
+    assert response["statusCode"] == 200
+    assert json_body(response) == {
+        "status": "ready",
+        "warmup_sec": 1.234,
+        "detail": "models loaded in 1.20 s",
+    }
+
+
+def test_warmup_answers_503_when_the_models_cannot_load(api, invoke, monkeypatch):
+    def fail() -> float:
+        return float(BrokenPipelineFactory()())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(factory, "warm_up", fail)
+
+    _assert_error(invoke(api, load_event("api-post-warmup")), 503, "model_unavailable")
+
+
+def test_unknown_routes_get_a_json_404(api, invoke):
+    event = load_event("api-get-healthz")
+    event["path"] = event["requestContext"]["path"] = "/nope"
+
+    _assert_error(invoke(api, event), 404, "not_found")
+
+
+# --- page and documentation --------------------------------------------------------------------
+
+
+def test_serves_the_web_page_with_the_api_base_path(api, invoke):
+    # GIVEN a request through the execute-api URL, whose path carries the stage
+    event = load_event("api-get-index")
+    event["requestContext"]["path"] = "/Prod/"
+
+    response = invoke(api, event)
+
+    assert response["statusCode"] == 200
+    assert response["multiValueHeaders"]["Content-Type"][0].startswith("text/html")
+    assert 'content="/Prod"' in response["body"]
+    assert "{{API_BASE}}" not in response["body"]
+
+
+def test_openapi_documents_every_route_and_both_request_bodies(api, invoke):
+    response = invoke(api, load_event("api-get-openapi"))
+
+    assert response["statusCode"] == 200
+    spec = json_body(response)
+    assert {
+        "/healthz",
+        "/status",
+        "/warmup",
+        "/ocr/license-plate",
+        "/uploads",
+        "/results/{result_id}",
+    } <= set(spec["paths"])
+    ocr = spec["paths"]["/ocr/license-plate"]["post"]
+    assert {"multipart/form-data", "image/jpeg", "image/png", "image/webp"} <= set(
+        ocr["requestBody"]["content"]
+    )
+    assert {"200", "400", "413", "415", "422", "503", "504"} <= set(ocr["responses"])
+
+
+def test_swagger_ui_embeds_the_document(api, invoke):
+    response = invoke(api, load_event("api-get-docs"))
+
+    assert response["statusCode"] == 200
+    assert "SwaggerUIBundle" in response["body"]
+    assert "/ocr/license-plate" in response["body"]
+
+
+@pytest.mark.parametrize("event_name", ["api-get-docs", "api-get-openapi"], ids=["docs", "spec"])
+def test_documentation_can_be_turned_off(api, invoke, monkeypatch, settings, event_name):
+    monkeypatch.setattr(api, "settings", settings.model_copy(update={"enable_docs": False}))
+
+    _assert_error(invoke(api, load_event(event_name)), 404, "not_found")
+
+
+def test_cors_headers_follow_the_setting(api, invoke):
+    event = load_event("api-get-healthz")
+    event["headers"]["Origin"] = "https://plates.example.com"
+    event["multiValueHeaders"]["Origin"] = ["https://plates.example.com"]
+
+    response = invoke(api, event)
+
+    assert response["multiValueHeaders"]["Access-Control-Allow-Origin"] == ["*"]
+
+
+# --- presigned uploads and results ---------------------------------------------------------------
+
+
+def test_presigned_upload_is_limited_in_key_type_and_size(api, aws, invoke):
+    # GIVEN the uploads event asking for a JPEG upload
+    response = invoke(api, load_event("api-post-uploads"))
+
+    # THEN the answer is a presigned POST for exactly one key under incoming/
+    assert response["statusCode"] == 200
+    body = json_body(response)
+    assert body["key"] == f"incoming/{body['result_id']}"
+    assert body["result_path"] == f"/results/{body['result_id']}"
+    assert BUCKET in body["url"]
+    policy = json.loads(base64.b64decode(body["fields"]["policy"]))
+    conditions = policy["conditions"]
+    assert {"key": body["key"]} in conditions
+    assert {"Content-Type": "image/jpeg"} in conditions
+    assert ["content-length-range", 1, 10 * 1024 * 1024] in conditions
+    assert body["fields"]["Content-Type"] == "image/jpeg"
+
+
+def test_presigned_upload_defaults_to_jpeg_without_a_body(api, aws, invoke):
+    event = with_body(load_event("api-post-uploads"), b"", None)
+
+    response = invoke(api, event)
+
+    assert response["statusCode"] == 200
+    assert json_body(response)["fields"]["Content-Type"] == "image/jpeg"
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"content_type": "image/gif"}', b'{"content_type": 5}', b"[1"], ids=str
+)
+def test_presigned_upload_refuses_other_types_with_422(api, aws, invoke, body):
+    event = with_body(load_event("api-post-uploads"), body, "application/json")
+
+    _assert_error(invoke(api, event), 422, "validation_error")
+
+
+def test_result_is_404_until_the_batch_wrote_it_then_200(api, aws, invoke):
+    # GIVEN the result event, whose result is not written yet
+    event = load_event("api-get-result")
+    result_id = event["path"].rsplit("/", 1)[1]
+
+    # WHEN it is asked for before and after the result object exists
+    before = invoke(api, event)
+    aws.put_object(
+        Bucket=BUCKET,
+        Key=f"results/{result_id}.json",
+        Body=json.dumps({"success": True, "plate_number": "12가3456"}).encode(),
+    )
+    after = invoke(api, event)
+
+    # THEN 404 first, the stored JSON then
+    _assert_error(before, 404, "not_ready")
+    assert after["statusCode"] == 200
+    assert json_body(after)["plate_number"] == "12가3456"
+
+
+@pytest.mark.parametrize(
+    ("result_id", "status", "code"),
+    [
+        ("short", 422, "validation_error"),
+        ("X" * 32, 422, "validation_error"),
+        ("..%2F..%2Fetc%2Fpasswd", 422, "validation_error"),
+        ("../../etc/passwd", 404, "not_found"),
+    ],
+    ids=["short", "upper-case", "encoded-traversal", "traversal"],
+)
+def test_result_ids_that_cannot_exist_are_refused(api, aws, invoke, result_id, status, code):
+    event = load_event("api-get-result")
+    event["path"] = event["requestContext"]["path"] = f"/results/{result_id}"
+
+    _assert_error(invoke(api, event), status, code)
+
+
+def test_uploads_answer_503_without_a_bucket(api, invoke, monkeypatch, settings):
+    from plate_ocr import batch
+    from plate_ocr.batch import S3Store
+
+    no_bucket = settings.model_copy(update={"bucket_name": None})
+    monkeypatch.setattr(batch, "get_store", lambda: S3Store(object(), no_bucket))
+
+    _assert_error(invoke(api, load_event("api-post-uploads")), 503, "storage_unavailable")
