@@ -32,7 +32,9 @@ tracer = Tracer()
 metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"plate_ocr"})
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# When every record fails, report them all rather than raising: SQS then retries exactly those
+# messages and counts their receives towards the dead-letter queue the same way.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 _OUTCOME_METRICS = {
     Outcome.READ: "BatchObjectsRead",
