@@ -32,6 +32,11 @@ logger = logging.getLogger(__name__)
 
 KeyProvider = Callable[[], "str | None"]
 
+#: Backoff between attempts (seconds): short, because a reader waits on stage 2 synchronously.
+RETRY_INITIAL_DELAY = 0.5
+RETRY_MAX_DELAY = 2.0
+RETRY_JITTER = 0.25
+
 #: Values of a freshly created secret that mean "no key yet" (the stack stores a placeholder).
 _PLACEHOLDERS = frozenset({"", "CHANGE_ME", "REPLACE_ME", "PLACEHOLDER", "none", "null"})
 
@@ -131,8 +136,9 @@ def make_client(key: str, settings: Settings) -> Client:
 
     retry = types.HttpRetryOptions(
         attempts=settings.gemini_max_attempts,
-        initial_delay=0.5,
-        max_delay=2.0,
+        initial_delay=RETRY_INITIAL_DELAY,
+        max_delay=RETRY_MAX_DELAY,
+        jitter=RETRY_JITTER,
         http_status_codes=[408, 429, 500, 502, 503, 504],
     )
     options = types.HttpOptions(
