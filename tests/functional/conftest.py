@@ -23,6 +23,7 @@ from plate_ocr.localserver import LambdaContext
 from plate_ocr.pipeline import Pipeline
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 REGION = "ap-northeast-2"
 BUCKET = "plate-ocr-test-bucket"
 BOX = ((170.0, 220.0), (470.0, 220.0), (470.0, 286.0), (170.0, 286.0))
