@@ -7,6 +7,7 @@ A thin adapter: requests become :mod:`plate_ocr` calls, domain errors become one
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -49,9 +50,12 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 RESULT_ID_PATTERN = r"^[0-9a-f]{32}$"
 
 settings = get_settings()
-logger = Logger(level=settings.log_level.upper())
+# The template sets these; the defaults keep `plate-ocr serve` and tests working without them.
+logger = Logger(
+    service=os.getenv("POWERTOOLS_SERVICE_NAME", "plate-ocr-api"), level=settings.log_level.upper()
+)
 tracer = Tracer()
-metrics = Metrics()
+metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "PlateOcr"))
 # Library logs (logging.getLogger("plate_ocr...")) go out as the same JSON with the correlation id.
 copy_config_to_registered_loggers(source_logger=logger, include={"plate_ocr"})
 

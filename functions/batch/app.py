@@ -8,6 +8,7 @@ error result instead, so it is not retried in a loop.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -27,9 +28,13 @@ from plate_ocr.config import get_settings
 from plate_ocr.telemetry import result_metrics
 
 settings = get_settings()
-logger = Logger(level=settings.log_level.upper())
+# The template sets these; the defaults keep `plate-ocr serve` and tests working without them.
+logger = Logger(
+    service=os.getenv("POWERTOOLS_SERVICE_NAME", "plate-ocr-batch"),
+    level=settings.log_level.upper(),
+)
 tracer = Tracer()
-metrics = Metrics()
+metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "PlateOcr"))
 copy_config_to_registered_loggers(source_logger=logger, include={"plate_ocr"})
 
 # When every record fails, report them all rather than raising: SQS then retries exactly those

@@ -11,6 +11,7 @@ import base64
 import importlib
 import json
 import logging
+import os
 import sys
 import time
 import uuid
@@ -209,6 +210,8 @@ def serve(
     functions_dir: Path | None = None,
 ) -> None:
     """Serves the API handler until interrupted."""
+    # EMF metric blobs on stdout are for CloudWatch; locally they only bury the request log.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     server = make_server(host, port, handler, functions_dir)
     bound_host, bound_port = server.server_address[:2]
     print(f"plate-ocr API on http://{bound_host!s}:{bound_port}/ (Ctrl+C stops)", flush=True)
