@@ -180,6 +180,16 @@ def openapi_document(base_path: str) -> str:
             **{t: {"schema": image_schema} for t in RAW_IMAGE_TYPES},
         },
     }
+    # Validation errors leave through handle_validation_error, in the one error shape.
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            if "422" in operation.get("responses", {}):
+                operation["responses"]["422"] = {
+                    "description": "Validation error",
+                    "content": {"application/json": {"schema": error_ref}},
+                }
+    spec["components"]["schemas"].pop("HTTPValidationError", None)
     return json.dumps(spec, ensure_ascii=False)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -496,3 +497,36 @@ def test_uploads_answer_503_without_a_bucket(api, invoke, monkeypatch, settings)
     monkeypatch.setattr(batch, "get_store", lambda: S3Store(object(), no_bucket))
 
     _assert_error(invoke(api, load_event("api-post-uploads")), 503, "storage_unavailable")
+
+
+def test_openapi_documents_validation_errors_in_the_error_shape(api, invoke):
+    spec = json_body(invoke(api, load_event("api-get-openapi")))
+
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if "422" in operation["responses"]:
+                schema = operation["responses"]["422"]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, method)
+    assert "#/components/schemas/HTTPValidationError" not in json.dumps(spec)
+
+
+def test_a_read_publishes_the_business_metrics(api, pipeline, invoke, capsys):
+    invoke(api, load_event("api-post-ocr-jpeg"))
+
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = {m["Name"] for b in blobs for d in b["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {"PlatesRead", "Stage1Hits", "Stage2Calls", "NoPlate", "ReadLatency"} <= names
+    values = {k: v for b in blobs for k, v in b.items() if k in names}
+    assert values["PlatesRead"] == [1.0]
+    assert values["Stage1Hits"] == [1.0]
+    assert values["Stage2Calls"] == [0.0]
+
+
+def test_plate_numbers_stay_out_of_info_logs(api, pipeline, invoke, caplog):
+    caplog.set_level(logging.INFO)
+
+    invoke(api, load_event("api-post-ocr-jpeg"))
+
+    records = [json.dumps(vars(r), default=str, ensure_ascii=False) for r in caplog.records]
+    assert any("photo read" in r for r in records)
+    assert not [r for r in records if "3456" in r]
