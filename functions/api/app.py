@@ -208,19 +208,29 @@ def openapi_json() -> Response[str]:
 def docs() -> Response[str]:
     if not settings.enable_docs:
         return _error(404, "not_found", "Documentation is turned off.")
+    return Response(
+        status_code=200,
+        content_type="text/html; charset=utf-8",
+        body=swagger_page(_base_path()),
+    )
+
+
+@lru_cache(maxsize=4)
+def swagger_page(base_path: str) -> str:
+    """Swagger UI with Powertools' bundled assets inlined (no CDN) and our document embedded."""
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
     from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import (
         generate_swagger_html,
     )
 
-    assets = Path(generate_swagger_html.__code__.co_filename).parent
-    html = generate_swagger_html(
-        openapi_document(_base_path()).replace("</", "<\\/"),
+    assets = Path(swagger_ui.__file__).parent
+    return generate_swagger_html(
+        openapi_document(base_path).replace("</", "<\\/"),
         (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
         (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
         "",
         None,
     )
-    return Response(status_code=200, content_type="text/html; charset=utf-8", body=html)
 
 
 # --- Operations -------------------------------------------------------------------------------

@@ -144,6 +144,7 @@ def api(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Any:
 
     monkeypatch.setattr(module, "settings", settings)
     module.openapi_document.cache_clear()
+    module.swagger_page.cache_clear()
     return module
 
 
