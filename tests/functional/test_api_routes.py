@@ -530,3 +530,19 @@ def test_plate_numbers_stay_out_of_info_logs(api, pipeline, invoke, caplog):
     records = [json.dumps(vars(r), default=str, ensure_ascii=False) for r in caplog.records]
     assert any("photo read" in r for r in records)
     assert not [r for r in records if "3456" in r]
+
+
+def test_the_production_store_presigns_on_the_regional_endpoint(monkeypatch, settings):
+    from plate_ocr import batch
+
+    # GIVEN the process-wide store, built as in Lambda (region from the environment)
+    monkeypatch.setattr(batch, "get_settings", lambda: settings)
+    batch.get_store.cache_clear()
+    try:
+        upload = batch.get_store().presign_upload("image/png")
+    finally:
+        batch.get_store.cache_clear()
+
+    # THEN the browser posts to the bucket's regional host (the global one answers 307)
+    assert upload.url == f"https://{BUCKET}.s3.ap-northeast-2.amazonaws.com/"
+    assert upload.fields["Content-Type"] == "image/png"

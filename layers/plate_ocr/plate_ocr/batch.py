@@ -334,5 +334,12 @@ def _error_code(exc: Exception) -> str:
 def get_store() -> S3Store:
     """The process-wide S3 store (its client is built once per cold start)."""
     import boto3
+    from botocore.config import Config
 
-    return S3Store(boto3.client("s3"), get_settings())
+    config = Config(
+        # Virtual-hosted style gives presigned POSTs the regional endpoint; the global one answers
+        # 307 for new buckets outside us-east-1, which a browser's form post does not survive.
+        s3={"addressing_style": "virtual"},
+        retries={"mode": "standard", "max_attempts": 3},
+    )
+    return S3Store(boto3.client("s3", config=config), get_settings())
