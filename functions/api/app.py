@@ -104,6 +104,8 @@ def _errors(*statuses: int) -> dict[int, Any]:
 def handle_domain_error(exc: PlateOcrError) -> Response[str]:
     if exc.http_status >= 500:
         logger.warning("request failed", extra={"error": exc.code})
+    else:
+        logger.info("request refused", extra={"error": exc.code, "status": exc.http_status})
     return _error(exc.http_status, exc.code, str(exc))
 
 

@@ -198,3 +198,19 @@ def test_an_error_from_the_api_is_shown_on_the_page(server, browser, monkeypatch
 
     assert _text(page, "error") == "인식 실패: The models could not be loaded: OSError."
     assert _text(page, "result-plate") == "-"
+
+
+def test_dropping_a_photo_on_the_page_reads_it(server, browser):
+    page = browser(f"{server}/")
+    box = page.evaluate(
+        "(() => { const r = document.getElementById('drop-zone').getBoundingClientRect();"
+        " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+    )
+    data = {"items": [], "files": [str(EVENTS / "plate.jpg")], "dragOperationsMask": 1}
+
+    for kind in ("dragEnter", "dragOver", "drop"):
+        page.send("Input.dispatchDragEvent", type=kind, x=box[0], y=box[1], data=data)
+    page.wait_for("document.body.dataset.done")
+
+    assert _text(page, "result-plate") == "12가3456"
+    assert _text(page, "result-stage") == "1단계 로직"
