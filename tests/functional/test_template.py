@@ -98,3 +98,40 @@ def test_every_route_of_the_app_is_wired_in_the_template(template):
 
     assert wired == routes
     assert ("POST", "/ocr/license-plate") in routes
+
+
+def test_the_api_key_guards_the_reading_routes_only_when_enabled(template):
+    body = template["Resources"]["Api"]["Properties"]["DefinitionBody"]
+    guarded = {
+        (method.upper(), path)
+        for path, operations in body["paths"].items()
+        for method, operation in operations.items()
+        if "security" in operation
+    }
+
+    assert guarded == {
+        ("POST", "/ocr/license-plate"),
+        ("POST", "/warmup"),
+        ("POST", "/uploads"),
+        ("GET", "/results/{result_id}"),
+    }
+    for path, operations in body["paths"].items():
+        for operation in operations.values():
+            condition, when_on, when_off = operation["security"]["Fn::If"]
+            assert (condition, when_on, when_off) == ("UseApiKey", [{"api_key": []}], []), path
+    for name in ("ApiUsagePlan", "ApiKey", "ApiUsagePlanKey"):
+        assert template["Resources"][name]["Condition"] == "UseApiKey"
+    assert template["Parameters"]["EnableApiKey"]["Default"] == "false"
+
+
+def test_only_the_functions_may_read_the_gemini_key(template):
+    policy = template["Resources"]["GeminiSecretPolicy"]["Properties"]["ResourcePolicy"]
+    (deny,) = policy["Statement"]
+
+    assert deny["Effect"] == "Deny"
+    assert deny["Action"] == "secretsmanager:GetSecretValue"
+    readers = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert readers == [
+        {"Fn::GetAtt": ["ApiFunctionRole", "Arn"]},
+        {"Fn::GetAtt": ["BatchFunctionRole", "Arn"]},
+    ]
