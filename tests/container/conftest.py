@@ -1,0 +1,106 @@
+"""Fixtures of the container tests: the image, moto (S3, Secrets Manager) and `sam local invoke`.
+
+See samlocal.py for what scripts/container-test.sh passes in the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from samlocal import (
+    BUCKET,
+    REGION,
+    ROOT,
+    SECRET_ID,
+    ColdStart,
+    SamLocal,
+    closed_port,
+    local_template,
+)
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    name = os.environ.get("PLATE_OCR_IMAGE")
+    if not name:
+        pytest.skip("container tests run through `make container-test` (PLATE_OCR_IMAGE unset)")
+    if shutil.which("docker") is None:
+        pytest.skip("no docker client")
+    return name
+
+
+@pytest.fixture(scope="session")
+def expect_model() -> bool:
+    return os.environ.get("PLATE_OCR_EXPECT_MODEL") == "1"
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(image: str) -> str:
+    endpoint = os.environ.get("PLATE_OCR_AWS_ENDPOINT")
+    if not endpoint:
+        pytest.skip("PLATE_OCR_AWS_ENDPOINT (the moto server) is not set")
+    return endpoint
+
+
+@pytest.fixture(scope="session")
+def s3(aws_endpoint: str) -> Any:
+    client = boto3.client("s3", region_name=REGION, endpoint_url=aws_endpoint)
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+        client.create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+    return client
+
+
+@pytest.fixture(scope="session")
+def gemini_secret(aws_endpoint: str) -> str:
+    client = boto3.client("secretsmanager", region_name=REGION, endpoint_url=aws_endpoint)
+    with contextlib.suppress(client.exceptions.ResourceExistsException):
+        client.create_secret(Name=SECRET_ID, SecretString=json.dumps({"api_key": "not-a-real-key"}))
+    return SECRET_ID
+
+
+@pytest.fixture(scope="session")
+def sam(
+    image: str, aws_endpoint: str, s3: Any, gemini_secret: str, tmp_path_factory: Any
+) -> Iterator[SamLocal]:
+    source = ROOT / "template.yaml"
+    if not source.is_file():
+        pytest.fail("template.yaml is missing")
+    work = tmp_path_factory.mktemp("sam")
+    template = work / "template.yaml"
+    local_template(source, image, template)
+    # The moto server listens on the bridge address, which containers reach.
+    gateway = urlsplit(aws_endpoint).hostname or "172.17.0.1"
+    values = {
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        "PLATE_OCR_BUCKET_NAME": BUCKET,
+        "PLATE_OCR_GEMINI_SECRET_ID": gemini_secret,
+        "PLATE_OCR_GEMINI_BASE_URL": f"http://{gateway}:{closed_port(gateway)}",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "LOG_LEVEL": "INFO",
+    }
+    env_vars = work / "env.json"
+    env_vars.write_text(json.dumps({"Parameters": values}), encoding="utf-8")
+    repo = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    yield SamLocal(template, env_vars, f"{repo}:rapid-x86_64")
+
+
+@pytest.fixture(scope="session")
+def cold_starts() -> Iterator[dict[str, ColdStart]]:
+    found: dict[str, ColdStart] = {}
+    yield found
+    target = os.environ.get("PLATE_OCR_COLD_START_FILE")
+    lines = [cs.line() for cs in found.values()]
+    notes = [f"# {cs.function}: {cs.sources}" for cs in found.values()]
+    if target:
+        Path(target).write_text("\n".join(lines + notes) + "\n", encoding="utf-8")

@@ -1,0 +1,249 @@
+"""Helpers of the container tests: the real Lambda image under `sam local invoke`, AWS on moto.
+
+scripts/container-test.sh (``make container-test``) starts Docker and the moto server, builds the
+image and runs these tests with:
+
+- ``PLATE_OCR_IMAGE``: the image tag to invoke (the tests skip without it);
+- ``PLATE_OCR_AWS_ENDPOINT``: the moto server, at an address containers reach (the bridge gateway);
+- ``PLATE_OCR_EXPECT_MODEL``: ``1`` when models/korplate.pth was baked into the image;
+- ``PLATE_OCR_COLD_START_FILE``: where the ``COLD_START`` lines go (the script prints them).
+
+Each `sam local invoke` starts a fresh container, so every invocation is a cold start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+SAM = os.environ.get("SAM", str(ROOT / ".venv" / "bin" / "sam"))
+REGION = "ap-northeast-2"
+BUCKET = "plate-ocr-bucket"  # the bucket named in events/batch-sqs-s3.json
+SECRET_ID = "plate-ocr/gemini-api-key"
+INVOKE_TIMEOUT_S = 600
+
+# Variables the functions get under `sam local invoke`. SAM's --env-vars only overrides variables
+# the template declares, so the generated template declares each of them too.
+OVERRIDES = (
+    "AWS_ENDPOINT_URL",
+    "PLATE_OCR_BUCKET_NAME",
+    "PLATE_OCR_GEMINI_SECRET_ID",
+    "PLATE_OCR_GEMINI_BASE_URL",
+    "POWERTOOLS_TRACE_DISABLED",
+    "LOG_LEVEL",
+)
+
+
+@dataclass
+class Invocation:
+    """What one `sam local invoke` gave back."""
+
+    response: dict[str, Any]
+    output: str  # sam's stderr: the container's log, the emulator's log (debug level) and SAM's own
+    wall_s: float
+    peak_cgroup_rss_mb: float | None
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    def body_json(self) -> Any:
+        return json.loads(self.response["body"])
+
+    def log_value(self, key: str) -> float | None:
+        """The last number the function logged under ``key`` (structured JSON logs)."""
+        values = [rec[key] for rec in self.logs if isinstance(rec.get(key), int | float)]
+        return float(values[-1]) if values else None
+
+    def emulator_ms(self, pattern: str) -> float | None:
+        match = re.findall(pattern, self.output)
+        return float(match[-1]) if match else None
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    records = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict):
+                    records.append(record)
+    return records
+
+
+class _CgroupRssSampler:
+    """Polls the resident memory of the containers of one image while a `sam local invoke` runs.
+
+    A fallback for when the function does not log its own peak RSS: anonymous plus file-mapped pages
+    of the container's memory cgroup (the page cache the cgroup is also charged for is left out, as
+    RSS leaves it out), sampled every 50 ms, so a spike shorter than that may be missed.
+    """
+
+    def __init__(self, image: str) -> None:
+        self._image = image
+        self._stop = threading.Event()
+        self.peak_bytes = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _CgroupRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        ids: list[str] = []
+        while not self._stop.is_set():
+            if not ids:
+                found = subprocess.run(
+                    ["docker", "ps", "-q", "--no-trunc", "--filter", f"ancestor={self._image}"],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                ).stdout.split()
+                ids = found
+            for cid in ids:
+                self.peak_bytes = max(self.peak_bytes, _cgroup_rss_bytes(cid))
+            self._stop.wait(0.05)
+
+
+def _cgroup_rss_bytes(container_id: str) -> int:
+    v1 = Path("/sys/fs/cgroup/memory/docker") / container_id / "memory.stat"
+    v2_candidates = [
+        Path("/sys/fs/cgroup/system.slice") / f"docker-{container_id}.scope" / "memory.stat",
+        Path("/sys/fs/cgroup/docker") / container_id / "memory.stat",
+    ]
+    for path, keys in [(v1, ("total_rss", "total_mapped_file"))] + [
+        (p, ("anon", "file_mapped")) for p in v2_candidates
+    ]:
+        try:
+            stats = dict(line.split() for line in path.read_text().splitlines())
+        except (OSError, ValueError):
+            continue
+        return sum(int(stats.get(k, 0)) for k in keys)
+    return 0
+
+
+class SamLocal:
+    """`sam local invoke` against a generated template whose functions run the built image."""
+
+    def __init__(self, template: Path, env_vars: Path, rapid_image: str) -> None:
+        self.template = template
+        self.env_vars = env_vars
+        self.rapid_image = rapid_image
+
+    def invoke(self, function: str, event: Path) -> Invocation:
+        env = {
+            **os.environ,
+            "SAM_CLI_TELEMETRY": "0",
+            # The emulator logs at debug level: INIT REPORT and INVOKE RTDONE give its timings.
+            "SAM_CLI_RIE_DEV": "1",
+            "AWS_DEFAULT_REGION": REGION,
+        }
+        cmd = [
+            SAM, "local", "invoke", function,
+            "--template-file", str(self.template),
+            "--event", str(event),
+            "--env-vars", str(self.env_vars),
+            "--skip-pull-image",
+            "--region", REGION,
+        ]  # fmt: skip
+        started = time.perf_counter()
+        with _CgroupRssSampler(self.rapid_image) as sampler:
+            done = subprocess.run(
+                cmd, capture_output=True, text=True, env=env, timeout=INVOKE_TIMEOUT_S, check=False
+            )
+        wall = time.perf_counter() - started
+        assert done.returncode == 0 and done.stdout.strip(), (
+            f"sam local invoke {function} failed ({done.returncode}):\n{done.stderr[-4000:]}"
+        )
+        # stdout holds the response alone; split on "\n" only, since bodies may hold U+2028, which
+        # str.splitlines() would also break at.
+        response = json.loads(done.stdout.strip().split("\n")[-1])
+        peak = sampler.peak_bytes / 2**20 if sampler.peak_bytes else None
+        return Invocation(response, done.stderr, wall, peak, _json_lines(done.stderr))
+
+
+_INIT_REPORT = r"INIT REPORT\(durationMs: ([0-9.]+)\)"
+_INVOKE_DONE = r"INVOKE RTDONE\(status: \w+, produced bytes: \d+, duration: ([0-9.]+)ms\)"
+_REPORT_DURATION = r"REPORT RequestId: \S+\s+Init Duration: [0-9.]+ ms\s+Duration: ([0-9.]+) ms"
+
+
+def closed_port(host: str) -> int:
+    # A port nothing listens on: stage 2 (Gemini) fails at once instead of reaching out.
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def local_template(source: Path, image: str, out: Path) -> None:
+    """template.yaml with ImageUri set on each image function, so SAM runs the image built here."""
+    from samcli.yamlhelper import yaml_dump, yaml_parse
+
+    template = yaml_parse(source.read_text(encoding="utf-8"))
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.setdefault("Properties", {})
+        if props.get("PackageType", "Image") != "Image":
+            continue
+        props["ImageUri"] = image
+        # Without Metadata SAM does not look for a Dockerfile to build.
+        resource.pop("Metadata", None)
+        variables = props.setdefault("Environment", {}).setdefault("Variables", {})
+        for name in OVERRIDES:
+            variables.setdefault(name, "")
+    out.write_text(yaml_dump(template), encoding="utf-8")
+
+
+@dataclass
+class ColdStart:
+    function: str
+    init_s: float
+    first_invoke_ms: float
+    peak_rss_mb: float
+    sources: str
+
+    def line(self) -> str:
+        return (
+            f"COLD_START function={self.function} init_s={self.init_s:.3f} "
+            f"first_invoke_ms={self.first_invoke_ms:.1f} peak_rss_mb={self.peak_rss_mb:.1f}"
+        )
+
+
+def cold_start_of(function: str, inv: Invocation) -> ColdStart:
+    """The cold-start figures of one fresh-container invocation, each from the best source there is.
+
+    init_s: the function's own ``init_s`` log field, else the emulator's INIT REPORT (runtime start
+    to the handler module imported). first_invoke_ms: the emulator's INVOKE RTDONE duration.
+    peak_rss_mb: the function's ``peak_rss_mb`` log field (getrusage), else the sampled cgroup RSS.
+    """
+    sources = []
+    init_s = inv.log_value("init_s")
+    if init_s is None:
+        init_ms = inv.emulator_ms(_INIT_REPORT)
+        assert init_ms is not None, f"no init time in the log:\n{inv.output[-3000:]}"
+        init_s = init_ms / 1000.0
+        sources.append("init_s=emulator INIT REPORT")
+    invoke_ms = inv.emulator_ms(_INVOKE_DONE)
+    if invoke_ms is None:
+        invoke_ms = inv.emulator_ms(_REPORT_DURATION)
+        sources.append("first_invoke_ms=REPORT Duration")
+    assert invoke_ms is not None, f"no invoke duration in the log:\n{inv.output[-3000:]}"
+    peak = inv.log_value("peak_rss_mb")
+    if peak is None:
+        assert inv.peak_cgroup_rss_mb is not None, "neither a logged nor a sampled peak RSS"
+        peak = inv.peak_cgroup_rss_mb
+        sources.append("peak_rss_mb=cgroup rss+mapped_file sampled")
+    return ColdStart(function, init_s, invoke_ms, peak, ", ".join(sources) or "function logs")
