@@ -19,6 +19,7 @@ from urllib.parse import quote_plus
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from plate_ocr.localserver import make_api_event
+from plate_ocr.upload import FormPart, encode_multipart
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -61,18 +62,10 @@ def render_photo(text: str = PLATE, seed: int = 7) -> bytes:
 
 
 def multipart(photo: bytes, *, dry_run: bool = False, filename: str = "plate.jpg") -> bytes:
-    parts = [
-        (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image_file"; '
-            f'filename="{filename}"\r\nContent-Type: image/jpeg\r\n\r\n'
-        ).encode()
-        + photo
-        + b"\r\n"
-    ]
+    parts = [FormPart("image_file", photo, filename, "image/jpeg")]
     if dry_run:
-        field = 'Content-Disposition: form-data; name="dryRun"'
-        parts.append(f"--{BOUNDARY}\r\n{field}\r\n\r\ntrue\r\n".encode())
-    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+        parts.append(FormPart("dryRun", b"true"))
+    return encode_multipart(parts, BOUNDARY)
 
 
 #: Headers API Gateway always passes on.

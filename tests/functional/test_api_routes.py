@@ -23,6 +23,7 @@ from plate_ocr import factory
 from plate_ocr.engines import FallbackAnswer
 from plate_ocr.pipeline import Pipeline
 from plate_ocr.schema import DryRunResponse, ErrorBody, OcrResponse
+from plate_ocr.upload import FormPart, encode_multipart
 
 ORIGINAL_FIELDS = ("success", "plate_number", "confidence", "stage", "elapsed_sec")
 
@@ -43,16 +44,8 @@ def _gif() -> bytes:
     return out.getvalue()
 
 
-def _multipart(parts: list[tuple[str, bytes, str | None]], boundary: str = "b0undary") -> bytes:
-    chunks = []
-    for name, data, filename in parts:
-        disposition = f'form-data; name="{name}"'
-        if filename is not None:
-            disposition += f'; filename="{filename}"'
-        chunks.append(
-            f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
-        )
-    return b"".join(chunks) + f"--{boundary}--\r\n".encode()
+def _multipart(parts: list[tuple[str, bytes, str | None]]) -> bytes:
+    return encode_multipart([FormPart(n, d, f) for n, d, f in parts], "b0undary")
 
 
 def _assert_error(response: dict[str, Any], status: int, code: str) -> dict[str, Any]:

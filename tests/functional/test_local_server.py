@@ -13,6 +13,7 @@ import pytest
 from conftest import FUNCTIONS_DIR
 
 from plate_ocr.localserver import make_api_event, make_server, response_parts
+from plate_ocr.upload import FormPart, encode_multipart
 
 
 @pytest.fixture
@@ -51,14 +52,7 @@ def test_serves_healthz_page_and_docs(server):
 
 def test_reads_a_multipart_upload(server, photo):
     boundary = "localboundary"
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="image_file"; '
-            f'filename="차량.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
-        ).encode()
-        + photo
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
+    body = encode_multipart([FormPart("image_file", photo, "차량.jpg", "image/jpeg")], boundary)
 
     status, _headers, payload = _request(
         f"{server}/ocr/license-plate",

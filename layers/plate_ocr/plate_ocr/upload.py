@@ -36,6 +36,30 @@ class BadRequestError(PlateOcrError):
 
 
 @dataclass(frozen=True)
+class FormPart:
+    """One multipart/form-data field; a ``filename`` makes it a file."""
+
+    name: str
+    data: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+
+def encode_multipart(parts: list[FormPart], boundary: str) -> bytes:
+    """A multipart/form-data body, as a browser sends it (events, tests, clients)."""
+    chunks = []
+    for part in parts:
+        disposition = f'form-data; name="{part.name}"'
+        if part.filename is not None:
+            disposition += f'; filename="{part.filename}"'
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+        if part.content_type:
+            head += f"Content-Type: {part.content_type}\r\n"
+        chunks.append(head.encode() + b"\r\n" + part.data + b"\r\n")
+    return b"".join(chunks) + f"--{boundary}--\r\n".encode()
+
+
+@dataclass(frozen=True)
 class Upload:
     """The photo of a request and whether the caller asked for a dry run."""
 
