@@ -291,8 +291,9 @@ def warmup() -> Response[str]:
     description=(
         f"Send multipart/form-data with `{FIELD}` (and optionally `dryRun=true` to validate the "
         "upload without reading it), or a raw image/jpeg, image/png or image/webp body "
-        "(`?dryRun=true` works there). At most 10 MB by default; larger photos go through "
-        "POST /uploads."
+        "(`?dryRun=true` works there). Behind API Gateway a body reaches the function "
+        "base64-encoded within Lambda's 6 MB payload limit, so send photos up to about 4 MB "
+        "here and larger ones (up to 10 MB) through POST /uploads."
     ),
     tags=["ocr"],
     responses={
