@@ -145,8 +145,11 @@ def _glyphs(grey: Image) -> tuple[float, list[tuple[float, float, float, float]]
         return 0.0, []
     ph = 40
     pw = int(min(max(ph * w0 / h0, 20), 320))
-    g = cv2.resize(grey, (pw, ph), interpolation=cv2.INTER_AREA)
-    contrast = float(np.percentile(g, 95)) - float(np.percentile(g, 5))
+    g = grey if (h0, w0) == (ph, pw) else cv2.resize(grey, (pw, ph), interpolation=cv2.INTER_AREA)
+    hist = np.cumsum(cv2.calcHist([g], [0], None, [256], [0, 256]).ravel())
+    contrast = float(
+        np.searchsorted(hist, hist[-1] * 0.95) - np.searchsorted(hist, hist[-1] * 0.05)
+    )
     if contrast < 25:
         return 0.0, []
     best = 0.0
@@ -532,7 +535,7 @@ class PlateLocator:
         # A fixed share of the strongest edges, so the threshold follows the photo's contrast.
         thr = max(40.0, _percentile_u8(mag, 92))
         _, edges = cv2.threshold(mag, thr, 255, cv2.THRESH_BINARY)
-        for kw, kh in ((13, 3), (21, 5)):
+        for kw, kh in ((13, 3),):
             closed = cv2.morphologyEx(
                 edges, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (kw, kh))
             )
@@ -540,19 +543,6 @@ class PlateLocator:
                 closed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3))
             )
             out += self._rects_from_mask(opened, scale, "text", 0.45, (1.12, 1.45))
-        # Dark glyphs on a light plate (and the reverse for old green plates): black-hat / top-hat.
-        k = cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15))
-        for op in (cv2.MORPH_BLACKHAT, cv2.MORPH_TOPHAT):
-            hat = cv2.morphologyEx(blur, op, k)
-            hthr = max(30.0, _percentile_u8(hat, 93))
-            _, hb = cv2.threshold(hat, hthr, 255, cv2.THRESH_BINARY)
-            hb = cv2.morphologyEx(
-                hb, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (11, 5))
-            )
-            hb = cv2.morphologyEx(
-                hb, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3))
-            )
-            out += self._rects_from_mask(hb, scale, "hat", 0.45, (1.12, 1.45))
         return out
 
     def _glyph_rows(self, grey: Image, scale: float) -> list[_Cand]:
