@@ -341,5 +341,8 @@ def get_store() -> S3Store:
         # 307 for new buckets outside us-east-1, which a browser's form post does not survive.
         s3={"addressing_style": "virtual"},
         retries={"mode": "standard", "max_attempts": 3},
+        # Fail a record fast (it is retried by SQS) rather than hang until the function times out.
+        connect_timeout=5,
+        read_timeout=30,
     )
     return S3Store(boto3.client("s3", config=config), get_settings())
