@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,14 @@ from samlocal import (
     BUCKET,
     REGION,
     ROOT,
+    SAM,
     SECRET_ID,
     ColdStart,
     SamLocal,
     closed_port,
+    free_port,
     local_template,
+    wait_for_http,
 )
 
 
@@ -70,18 +74,11 @@ def gemini_secret(aws_endpoint: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def sam(
-    image: str, aws_endpoint: str, s3: Any, gemini_secret: str, tmp_path_factory: Any
-) -> Iterator[SamLocal]:
-    source = ROOT / "template.yaml"
-    if not source.is_file():
-        pytest.fail("template.yaml is missing")
-    work = tmp_path_factory.mktemp("sam")
-    template = work / "template.yaml"
-    local_template(source, image, template)
+def function_env(aws_endpoint: str, s3: Any, gemini_secret: str) -> dict[str, str]:
+    """The variables the functions run with: AWS on moto, stage 2 aimed at a closed port."""
     # The moto server listens on the bridge address, which containers reach.
     gateway = urlsplit(aws_endpoint).hostname or "172.17.0.1"
-    values = {
+    return {
         "AWS_ENDPOINT_URL": aws_endpoint,
         "PLATE_OCR_BUCKET_NAME": BUCKET,
         "PLATE_OCR_GEMINI_SECRET_ID": gemini_secret,
@@ -89,10 +86,55 @@ def sam(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "LOG_LEVEL": "INFO",
     }
+
+
+@pytest.fixture(scope="session")
+def sam(image: str, function_env: dict[str, str], tmp_path_factory: Any) -> SamLocal:
+    source = ROOT / "template.yaml"
+    if not source.is_file():
+        pytest.fail("template.yaml is missing")
+    work = tmp_path_factory.mktemp("sam")
+    template = work / "template.yaml"
+    local_template(source, image, template)
     env_vars = work / "env.json"
-    env_vars.write_text(json.dumps({"Parameters": values}), encoding="utf-8")
+    env_vars.write_text(json.dumps({"Parameters": function_env}), encoding="utf-8")
     repo = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
-    yield SamLocal(template, env_vars, f"{repo}:rapid-x86_64")
+    return SamLocal(template, env_vars, f"{repo}:rapid-x86_64")
+
+
+@pytest.fixture
+def start_api(sam: SamLocal, tmp_path: Path) -> Iterator[str]:
+    """`sam local start-api` on a free loopback port; its base URL."""
+    port = free_port()
+    log = (tmp_path / "start-api.log").open("w")
+    cmd = [
+        SAM, "local", "start-api",
+        "--template-file", str(sam.template),
+        "--env-vars", str(sam.env_vars),
+        "--skip-pull-image",
+        "--region", REGION,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": REGION},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(base, 120, proc)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 @pytest.fixture(scope="session")

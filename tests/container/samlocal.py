@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -247,3 +248,28 @@ def cold_start_of(function: str, inv: Invocation) -> ColdStart:
         peak = inv.peak_cgroup_rss_mb
         sources.append("peak_rss_mb=cgroup rss+mapped_file sampled")
     return ColdStart(function, init_s, invoke_ms, peak, ", ".join(sources) or "function logs")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout_s: float, proc: subprocess.Popen[str] | None = None) -> None:
+    """Waits until ``url`` answers at all (any status), or fails the test."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the server exited ({proc.returncode}) before answering {url}")
+        try:
+            with socket.create_connection(_host_port(url), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout_s} s")
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
