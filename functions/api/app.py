@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
@@ -93,11 +94,12 @@ def _request_id() -> str:
         return ""
 
 
-def _errors(*statuses: int) -> dict[int, Any]:
-    return {
-        s: {"description": "Error", "content": {"application/json": {"model": ErrorBody}}}
-        for s in statuses
-    }
+def _ok(description: str, model: Any) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+def _errors(*statuses: int) -> dict[int, OpenAPIResponse]:
+    return {s: _ok("Error", ErrorBody) for s in statuses}
 
 
 @app.exception_handler(PlateOcrError)  # type: ignore[untyped-decorator]
@@ -256,9 +258,7 @@ def healthz() -> Response[str]:
     summary="Model status",
     description="`ready` once the models are loaded, `loading` before, `error` if they cannot be.",
     tags=["operations"],
-    responses={
-        200: {"description": "Status", "content": {"application/json": {"model": StatusResponse}}}
-    },
+    responses={200: _ok("Status", StatusResponse)},
 )
 def status() -> Response[str]:
     state, detail = factory.model_status()
@@ -271,7 +271,7 @@ def status() -> Response[str]:
     description="Loads the models and runs one read, and says how long that took.",
     tags=["operations"],
     responses={
-        200: {"description": "Warm", "content": {"application/json": {"model": WarmupResponse}}},
+        200: _ok("Warm", WarmupResponse),
         **_errors(503, 504),
     },
 )
@@ -297,10 +297,10 @@ def warmup() -> Response[str]:
     ),
     tags=["ocr"],
     responses={
-        200: {
-            "description": "The reading (success false when no plate was read), or a dry run",
-            "content": {"application/json": {"model": OcrResponse | DryRunResponse}},
-        },
+        200: _ok(
+            "The reading (success false when no plate was read), or a dry run",
+            OcrResponse | DryRunResponse,
+        ),
         **_errors(400, 413, 415, 422, 503, 504),
     },
 )
@@ -356,10 +356,7 @@ def read_plate() -> Response[str]:
     ),
     tags=["batch"],
     responses={
-        200: {
-            "description": "Upload form",
-            "content": {"application/json": {"model": UploadResponse}},
-        },
+        200: _ok("Upload form", UploadResponse),
         **_errors(422, 503),
     },
 )
@@ -374,7 +371,7 @@ def create_upload(request: Annotated[UploadRequest | None, Body()] = None) -> Re
     description="404 until the batch function has read the photo.",
     tags=["batch"],
     responses={
-        200: {"description": "The result", "content": {"application/json": {"model": BatchResult}}},
+        200: _ok("The result", BatchResult),
         **_errors(404, 422, 503),
     },
 )

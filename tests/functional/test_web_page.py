@@ -132,6 +132,14 @@ def browser() -> Iterator[Callable[[str], DevTools]]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def _choose_photo(page: DevTools) -> None:
+    """Picks events/plate.jpg in the page's file input, as the upload button does, and waits."""
+    document = page.send("DOM.getDocument")
+    node = page.send("DOM.querySelector", nodeId=document["root"]["nodeId"], selector="#file-input")
+    page.send("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[str(EVENTS / "plate.jpg")])
+    page.wait_for("document.body.dataset.done")
+
+
 def _text(page: DevTools, element_id: str) -> str:
     return str(page.evaluate(f"document.getElementById({element_id!r}).textContent"))
 
@@ -143,10 +151,7 @@ def test_uploading_a_photo_shows_the_plate_stage_time_and_box(server, browser):
     page.wait_for("document.getElementById('status').dataset.state !== 'unknown'")
 
     # WHEN the synthetic plate photo is chosen with the upload button's file input
-    document = page.send("DOM.getDocument")
-    node = page.send("DOM.querySelector", nodeId=document["root"]["nodeId"], selector="#file-input")
-    page.send("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[str(EVENTS / "plate.jpg")])
-    page.wait_for("document.body.dataset.done")
+    _choose_photo(page)
 
     # THEN the plate, confidence, stage and time are shown in Korean
     assert _text(page, "error") == ""
@@ -191,10 +196,7 @@ def test_an_error_from_the_api_is_shown_on_the_page(server, browser, monkeypatch
     monkeypatch.setattr(factory, "get_pipeline", broken)
     page = browser(f"{server}/")
 
-    document = page.send("DOM.getDocument")
-    node = page.send("DOM.querySelector", nodeId=document["root"]["nodeId"], selector="#file-input")
-    page.send("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[str(EVENTS / "plate.jpg")])
-    page.wait_for("document.body.dataset.done")
+    _choose_photo(page)
 
     assert _text(page, "error") == "인식 실패: The models could not be loaded: OSError."
     assert _text(page, "result-plate") == "-"
