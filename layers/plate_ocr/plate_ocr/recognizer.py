@@ -1,0 +1,276 @@
+"""Plate recogniser: our own CRNN, shipped as an EasyOCR custom network (``models/korplate.*``).
+
+EasyOCR loads the network (``easyocr.Reader(..., recog_network="korplate")``: it imports
+``korplate.py``, reads ``korplate.yaml``, loads ``korplate.pth`` and applies dynamic int8
+quantisation on the CPU). We then run the loaded torch module directly with our own preprocessing,
+because EasyOCR's ``recognize`` resizes and pads for free text, knows nothing of two-row plates and
+returns no per-character confidences.
+
+Two-row plates (regional yellow and old green ones) are read top row first: the crop is split
+between its rows and the rows are put side by side (``[top | bottom]``) before the CRNN reads one
+line. The training code (``training/``) uses exactly :func:`to_model_input`, so training and
+inference see the same transform. One-row and two-row plates cannot be told apart by shape alone (a
+short one-row plate is as squarish as a two-row one), so a crop whose aspect ratio is below
+:data:`TWO_ROW_MAX_ASPECT` is read both ways in one batch, and the reading that passes the plate
+grammar, then the more confident one, wins.
+
+Heavy imports (numpy, cv2, torch, easyocr) happen inside functions and the constructor only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from plate_ocr.engines import RawReading
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+IMG_H = 32
+IMG_W = 160
+TWO_ROW_MAX_ASPECT = 3.0
+"""Crops narrower than this (width / height) are read both as one row and as two rows."""
+
+TOP_SHARE = 0.45
+_SPLIT_BAND = (0.15, 0.65)
+
+
+def _grey(crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    import cv2
+
+    if crop.ndim == 3:
+        code = cv2.COLOR_BGRA2GRAY if crop.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+        grey: Any = cv2.cvtColor(crop, code)
+        return grey  # type: ignore[no-any-return]
+    return crop
+
+
+def split_row(grey: npt.NDArray[np.uint8]) -> int:
+    """Returns the y between the two rows of a two-row plate crop.
+
+    The gap is the deepest valley of vertical-stroke energy (per image row) that has text both above
+    and below it, searched where plates put it (a sixth to two thirds of the height, depending on
+    the kind and on how loose the crop is): a plain margin above the top row is no valley.
+    """
+    import cv2
+    import numpy as np
+
+    h = int(grey.shape[0])
+    lo, hi = max(1, int(h * _SPLIT_BAND[0])), max(2, int(h * _SPLIT_BAND[1]))
+    if hi - lo < 2:
+        return h // 3
+    gx = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3))
+    w = grey.shape[1]
+    # Ignore the outer columns: plate edges and bolts are vertical strokes that do not belong to a
+    # row.
+    prof = gx[:, int(w * 0.08) : max(int(w * 0.92), int(w * 0.08) + 1)].mean(axis=1)
+    k = max(1, h // 25) * 2 + 1
+    prof = np.convolve(prof, np.ones(k, np.float32) / k, mode="same")
+    # A valley with text on both sides: margins above the top row have no text above them.
+    above = np.maximum.accumulate(prof)
+    below = np.maximum.accumulate(prof[::-1])[::-1]
+    score = np.minimum(above, below) - prof
+    return int(lo + int(np.argmax(score[lo:hi])))
+
+
+def to_model_input(crop: npt.NDArray[np.uint8], two_row: bool) -> npt.NDArray[np.uint8]:
+    """Turns a plate crop (BGR or grey uint8) into the CRNN's grey ``IMG_H x IMG_W`` input."""
+    import cv2
+    import numpy as np
+
+    grey: Any = _grey(crop)
+    if grey.shape[0] < 4 or grey.shape[1] < 4:
+        grey = cv2.resize(grey, (max(4, grey.shape[1]), max(4, grey.shape[0])))
+    if two_row:
+        y = split_row(grey)
+        # The rows overlap a little: on a tilted plate a straight cut clips the edge of some glyphs.
+        ov = max(1, round(grey.shape[0] * 0.04))
+        top, bottom = grey[: y + ov], grey[max(0, y - ov) :]
+        # Fixed shares of the width (about 4 characters on top, 5 below), whatever the rows' aspect.
+        top_w = round(IMG_W * TOP_SHARE)
+        rows = [
+            cv2.resize(top, (top_w, IMG_H), interpolation=cv2.INTER_AREA),
+            cv2.resize(bottom, (IMG_W - top_w, IMG_H), interpolation=cv2.INTER_AREA),
+        ]
+        grey = np.hstack(rows)
+    interp = cv2.INTER_AREA if grey.shape[1] > IMG_W else cv2.INTER_LINEAR
+    out = cv2.resize(grey, (IMG_W, IMG_H), interpolation=interp)
+    # A contrast stretch removes most of the lighting differences between photos before the CRNN
+    # sees them.
+    lo, hi = np.percentile(out, (2, 98))
+    if hi - lo < 8:
+        hi = lo + 8
+    out = np.clip((out.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0, 255)
+    result: npt.NDArray[np.uint8] = out.astype(np.uint8)
+    return result
+
+
+def ctc_greedy(
+    probs: npt.NDArray[np.float32], characters: list[str]
+) -> tuple[str, list[float], list[tuple[int, int]]]:
+    """Greedy CTC decode of one (time, classes) probability matrix (class 0 is the blank).
+
+    Returns the text, one confidence per character (the peak probability of its run) and, per
+    character, the (time step, class) of that peak, so a caller can look up runners-up.
+    """
+    import numpy as np
+
+    best = probs.argmax(axis=1)
+    text: list[str] = []
+    confs: list[float] = []
+    where: list[tuple[int, int]] = []
+    prev = 0
+    for t, c in enumerate(best.tolist()):
+        if c != 0 and c != prev:
+            text.append(characters[c])
+            confs.append(float(probs[t, c]))
+            where.append((t, c))
+        elif c != 0 and c == prev and probs[t, c] > confs[-1]:
+            confs[-1] = float(probs[t, c])
+            where[-1] = (t, c)
+        prev = c
+    del np
+    return "".join(text), confs, where
+
+
+def _sequence_confidence(confs: list[float]) -> float:
+    if not confs:
+        return 0.0
+    # The weakest character decides whether a plate string can be trusted; the mean alone hides one
+    # bad glyph.
+    return float(min(confs) ** 0.5 * (math.prod(confs) ** (1.0 / len(confs))) ** 0.5)
+
+
+def _grammar_is_valid() -> Any:
+    try:
+        from plate_ocr import grammar
+    except ImportError:
+        return None
+    return getattr(grammar, "is_valid", None)
+
+
+class PlateRecognizer:
+    """Reads one plate crop with the shipped CRNN (an EasyOCR custom network)."""
+
+    def __init__(
+        self, model_dir: Path, network: str = "korplate", gpu: bool = False, quantize: bool = True
+    ) -> None:
+        import easyocr
+        import torch
+
+        self.model_dir = Path(model_dir)
+        self.network = network
+        if not (self.model_dir / f"{network}.pth").is_file():
+            raise FileNotFoundError(self.model_dir / f"{network}.pth")
+        started = time.perf_counter()
+        self._reader = easyocr.Reader(
+            ["ko"],
+            gpu=gpu,
+            detector=False,
+            recognizer=True,
+            recog_network=network,
+            user_network_directory=str(self.model_dir),
+            model_storage_directory=str(self.model_dir),
+            download_enabled=False,
+            verbose=False,
+            quantize=quantize,
+        )
+        self._model: Any = self._reader.recognizer
+        self._model.eval()
+        self._device = torch.device(self._reader.device)
+        self.characters: list[str] = list(self._reader.converter.character)
+        self._is_valid: Any = _grammar_is_valid()
+        self.load_seconds = time.perf_counter() - started
+
+    @classmethod
+    def from_module(cls, module: Any, characters: list[str]) -> PlateRecognizer:
+        """A recogniser around an in-memory torch module (training-time evaluation)."""
+        import torch
+
+        self = cls.__new__(cls)
+        self.model_dir = Path()
+        self.network = "in-memory"
+        self._reader = None
+        self._model = module
+        self._device = torch.device("cpu")
+        self.characters = list(characters)
+        self._is_valid = _grammar_is_valid()
+        self.load_seconds = 0.0
+        return self
+
+    def _infer(self, inputs: list[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
+        import numpy as np
+        import torch
+
+        batch = np.stack(inputs).astype(np.float32)[:, None] / 127.5 - 1.0
+        with torch.inference_mode():
+            x = torch.from_numpy(batch).to(self._device)
+            logits = self._model(x, None)
+            probs = torch.softmax(logits.float(), dim=2).cpu().numpy()
+        result: npt.NDArray[np.float32] = probs
+        return result
+
+    def _candidates(
+        self,
+        probs: npt.NDArray[np.float32],
+        text: str,
+        confs: list[float],
+        where: list[tuple[int, int]],
+    ) -> list[tuple[str, float]]:
+        """Alternatives: each of the three least confident characters swapped for its runner-up."""
+        out: list[tuple[str, float]] = []
+        order = sorted(range(len(text)), key=lambda i: confs[i])[:3]
+        for i in order:
+            t, c = where[i]
+            row = probs[t].copy()
+            row[c] = -1.0
+            row[0] = -1.0
+            alt = int(row.argmax())
+            if row[alt] <= 0.01:
+                continue
+            new_confs = list(confs)
+            new_confs[i] = float(row[alt])
+            alt_text = text[:i] + self.characters[alt] + text[i + 1 :]
+            out.append((alt_text, _sequence_confidence(new_confs)))
+        return out
+
+    def read_both(self, crop: npt.NDArray[np.uint8]) -> list[RawReading]:
+        """All readings tried for a crop (one row, and two rows when the crop is squarish)."""
+        h, w = crop.shape[:2]
+        if h < 4 or w < 4:
+            return []
+        layouts = [False, True] if w / h < TWO_ROW_MAX_ASPECT else [False]
+        probs = self._infer([to_model_input(crop, two_row=tr) for tr in layouts])
+        readings = []
+        for p in probs:
+            text, confs, where = ctc_greedy(p, self.characters)
+            conf = _sequence_confidence(confs)
+            cands = [(text, conf), *self._candidates(p, text, confs, where)]
+            readings.append(RawReading(text, conf, tuple(confs), tuple(cands)))
+        return readings
+
+    def _rank_key(self, text: str, score: float) -> tuple[bool, float]:
+        valid = bool(self._is_valid(text)) if self._is_valid is not None else True
+        return (valid, score)
+
+    def read(self, crop: npt.NDArray[np.uint8]) -> RawReading | None:
+        """Reads one plate crop (BGR or grey uint8); ``None`` when nothing legible is there."""
+        readings = [r for r in self.read_both(crop) if r.text]
+        if not readings:
+            return None
+        best = max(readings, key=lambda r: self._rank_key(r.text, r.confidence))
+        pool: dict[str, float] = {}
+        for r in readings:
+            for text, score in r.candidates:
+                if text and score > pool.get(text, -1.0):
+                    pool[text] = score
+        ranked = sorted(pool.items(), key=lambda kv: self._rank_key(*kv), reverse=True)
+        ranked = [(best.text, best.confidence)] + [kv for kv in ranked if kv[0] != best.text]
+        return RawReading(best.text, best.confidence, best.char_confidences, tuple(ranked[:5]))

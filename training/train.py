@@ -1,0 +1,239 @@
+"""Trains the plate recogniser (``python -m training.train``), then exports it into ``models/``.
+
+What it does, in order:
+
+1. starts background renderers of synthetic plate shards (``training.dataset``) unless
+``--no-render``; 2. trains the CRNN of ``models/korplate.py`` with CTC loss, AdamW and a one-cycle
+schedule on batches of
+   synthetic plates mixed with augmented crops of the real ``train`` split (``--real-frac``; never
+   ``val``);
+3. checkpoints to ``runs/<run>/last.pt`` every ``--ckpt-every`` steps; ``--resume`` continues from
+there
+   (same schedule, same data order), so a long run can span several sittings;
+4. every ``--eval-every`` steps prints exact-match accuracy on the real ``val`` crops (measurement
+only); 5. at the end exports ``models/korplate.{pth,yaml}`` (``training.export``).
+
+Seeds are fixed (``--seed``); torch uses CUDA when present. The defaults reproduce the shipped
+model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.charset import CHARSET
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "models"))
+
+import korplate  # noqa: E402
+
+NETWORK_PARAMS = {"input_channel": 1, "output_channel": 128, "hidden_size": 128, "batch_norm": True}
+
+
+def build_model(params: dict[str, object] | None = None) -> torch.nn.Module:
+    return korplate.Model(num_class=len(CHARSET) + 1, **(params or NETWORK_PARAMS))
+
+
+def encode(labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    index = {c: i + 1 for i, c in enumerate(CHARSET)}
+    flat = [index[c] for s in labels for c in s]
+    return torch.tensor(flat, dtype=torch.long), torch.tensor(
+        [len(s) for s in labels], dtype=torch.long
+    )
+
+
+def to_tensor(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(x.astype(np.float32)[:, None] / 127.5 - 1.0)
+
+
+def _start_renderers(pool: Path, shards: int, workers: int) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    per = math.ceil(shards / workers)
+    for w in range(workers):
+        log = open(pool / f"render_{w}.log", "ab")  # noqa: SIM115
+        procs.append(
+            subprocess.Popen(
+                [
+                    "nice",
+                    "-n",
+                    "10",
+                    sys.executable,
+                    "-m",
+                    "training.dataset",
+                    "--pool",
+                    str(pool),
+                    "--first",
+                    str(w * per),
+                    "--count",
+                    str(per),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
+        )
+    return procs
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", type=Path, default=REPO / "runs" / "korplate")
+    ap.add_argument("--pool", type=Path, default=REPO / "runs" / "pool_v2")
+    ap.add_argument("--extra-pool", type=Path, nargs="*", default=[], help="more shard folders")
+    ap.add_argument(
+        "--pool-shards", type=int, default=120, help="synthetic shards of 2000 to render"
+    )
+    ap.add_argument("--render-workers", type=int, default=1)
+    ap.add_argument("--no-render", action="store_true", help="use the shards already in --pool")
+    ap.add_argument(
+        "--min-shards", type=int, default=3, help="wait for this many shards before training"
+    )
+    ap.add_argument("--steps", type=int, default=7000)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--real-frac", type=float, default=0.15)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ckpt-every", type=int, default=500)
+    ap.add_argument("--eval-every", type=int, default=500)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", type=Path, help="start from these weights (fine-tuning)")
+    ap.add_argument("--no-export", action="store_true")
+    args = ap.parse_args(argv)
+
+    from training.dataset import RealTrain, SynthPool
+    from training.evaluate import evaluate_module
+
+    torch.set_num_threads(args.threads)
+    # OpenCV's own thread pool spins against torch's on a 2-core machine (10x slower preprocessing).
+    import cv2
+
+    cv2.setNumThreads(1)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    args.run.mkdir(parents=True, exist_ok=True)
+    args.pool.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+
+    model = build_model().to(device)
+    if args.init:
+        state = torch.load(args.init, map_location="cpu", weights_only=False)
+        model.load_state_dict(state.get("model", state))
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=args.lr,
+        total_steps=args.steps,
+        pct_start=0.08,
+        div_factor=20,
+        final_div_factor=200,
+    )
+    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+    step = 0
+    last = args.run / "last.pt"
+    if args.resume and last.exists():
+        ck = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        step = ck["step"]
+        rng.bit_generator.state = ck["rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        print(f"resumed at step {step}", flush=True)
+
+    renderers = (
+        [] if args.no_render else _start_renderers(args.pool, args.pool_shards, args.render_workers)
+    )
+    pool = SynthPool([args.pool, *args.extra_pool])
+    pool.refresh()
+    while len(pool.loaded) < args.min_shards:
+        time.sleep(10)
+        pool.refresh()
+    real = RealTrain()
+    n_real = round(args.batch * args.real_frac)
+    print(
+        f"pool {len(pool)} synthetic, {len(real)} real train crops, {n_real} real per batch",
+        flush=True,
+    )
+
+    log = open(args.run / "log.jsonl", "a")  # noqa: SIM115
+    model.train()
+    t0, seen_loss = time.time(), []
+    try:
+        while step < args.steps:
+            if step % 250 == 0:
+                pool.refresh()
+            xs, labels = pool.batch(rng, args.batch - n_real)
+            if n_real:
+                rx, rl = zip(*(real.sample(rng) for _ in range(n_real)), strict=True)
+                xs = np.concatenate([xs, np.stack(rx)])
+                labels = [*labels, *rl]
+            x = to_tensor(xs).to(device)
+            targets, lengths = encode(labels)
+            logits = model(x)
+            logp = logits.log_softmax(2).permute(1, 0, 2)
+            in_len = torch.full((x.shape[0],), logp.shape[0], dtype=torch.long)
+            loss = ctc(logp.float().cpu(), targets, in_len, lengths)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            step += 1
+            seen_loss.append(loss.item())
+            if step % 100 == 0:
+                rate = (time.time() - t0) / 100
+                t0 = time.time()
+                msg = {
+                    "step": step,
+                    "loss": float(np.mean(seen_loss)),
+                    "lr": sched.get_last_lr()[0],
+                    "s_per_step": round(rate, 3),
+                    "pool": len(pool),
+                }
+                seen_loss = []
+                print(json.dumps(msg), flush=True)
+                log.write(json.dumps(msg) + "\n")
+                log.flush()
+            if step % args.ckpt_every == 0 or step == args.steps:
+                ck = {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "step": step,
+                    "rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "charset": CHARSET,
+                    "network_params": NETWORK_PARAMS,
+                }
+                torch.save(ck, args.run / "last.tmp")
+                (args.run / "last.tmp").replace(last)
+            if step % args.eval_every == 0 or step == args.steps:
+                model.eval()
+                res = evaluate_module(model.cpu() if device.type != "cpu" else model, CHARSET)
+                model.to(device).train()
+                msg = {"step": step, "val": res["summary"]}
+                print(json.dumps(msg, ensure_ascii=False), flush=True)
+                log.write(json.dumps(msg, ensure_ascii=False) + "\n")
+                log.flush()
+    finally:
+        for p in renderers:
+            p.terminate()
+    if not args.no_export:
+        from training.export import export
+
+        export(last, REPO / "models")
+
+
+if __name__ == "__main__":
+    main()
