@@ -124,3 +124,11 @@ def test_response_parts_decode_base64_bodies():
 
     assert (status, body) == (201, b"\x00\xff")
     assert headers == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("X-One", "1")]
+
+
+def test_a_header_too_long_is_refused_in_json_and_the_server_goes_on(server):
+    status, _headers, payload = _request(f"{server}/healthz", headers={"X-Long": "a" * 70_000})
+
+    assert status == 431
+    assert json.loads(payload)["error"] == "line_too_long"
+    assert _request(f"{server}/healthz")[::2] == (200, b"ok")

@@ -179,6 +179,15 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
 
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            # http.server's own refusals (header too long, bad request line), in the JSON shape.
+            self.close_connection = True
+            reason = message or self.responses.get(code, ("error",))[0]
+            code_name = reason.lower().replace(" ", "_")
+            self._send(code, [("Content-Type", "application/json")], _error_body(code_name, reason))
+
         def log_message(self, format: str, *args: Any) -> None:
             logger.info("%s %s", self.address_string(), format % args)
 
