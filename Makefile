@@ -12,7 +12,7 @@ MANIFEST ?= ../shared/datasets/kr-plates/manifest.csv
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: help setup run test unit functional lint typecheck container-test train eval bench load clean
+.PHONY: help setup system-deps run test unit functional lint typecheck container-test train eval bench load clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -30,7 +30,10 @@ $(STAMP): pyproject.toml Makefile
 run: setup ## start the API + web page locally on http://$(HOST):$(PORT) (no Docker)
 	$(BIN)/plate-ocr serve --host $(HOST) --port $(PORT)
 
-test: setup lint unit functional container-test ## everything CI runs
+test: setup system-deps lint unit functional container-test ## everything CI runs
+
+system-deps: ## Debian packages for the browser test and training fonts (root, idempotent)
+	bash scripts/install-system-deps.sh
 
 unit: setup ## pure unit tests
 	$(BIN)/pytest -q tests/unit
@@ -48,7 +51,7 @@ container-test: setup ## build the Lambda image and sam-local-invoke both functi
 	@if [ -x scripts/container-test.sh ]; then bash scripts/container-test.sh; \
 		else echo "container test not present yet"; fi
 
-train: setup ## train the recogniser from scratch (resumable) and export it to models/
+train: setup system-deps ## train the recogniser from scratch (resumable) and export it to models/
 	$(BIN)/python -m training.train
 
 eval: setup ## stage-1 accuracy on the val split of ../shared
