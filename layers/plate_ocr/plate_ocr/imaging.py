@@ -129,7 +129,7 @@ def _to_bgr8(image: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
     import numpy as np
 
     if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
+        image = (image.astype(np.uint16) >> 8).astype(np.uint8)
     elif image.dtype != np.uint8:
         image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     if image.ndim == 2:
@@ -141,7 +141,7 @@ def _to_bgr8(image: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
         alpha = image[:, :, 3:4].astype(np.float32) / 255.0
         rgb = image[:, :, :3].astype(np.float32)
         return (rgb * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
-    return image[:, :, :3].copy() if channels != 3 else image
+    return image[:, :, :3].astype(np.uint8, copy=channels != 3)
 
 
 def _apply_exif_orientation(data: bytes, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
