@@ -116,9 +116,11 @@ def _warp(image: Image, quad: Quad, out_w: int, out_h: int) -> Image:
     src = np.array(quad, dtype=np.float32)
     dst = np.array([[0, 0], [out_w - 1, 0], [out_w - 1, out_h - 1], [0, out_h - 1]], np.float32)
     m = cv2.getPerspectiveTransform(src, dst)
-    return cv2.warpPerspective(
-        image, m, (out_w, out_h), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+    # warpPerspective has no area averaging (INTER_AREA falls back to bilinear).
+    out: Image = cv2.warpPerspective(
+        image, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+    return out
 
 
 def plate_likeness(grey: Image) -> float:
@@ -325,7 +327,7 @@ def _refine_quad(image: Image, c: _Cand) -> Quad | None:
     dst = np.array([[0, 0], [pw - 1, 0], [pw - 1, ph - 1], [0, ph - 1]], np.float32)
     m = cv2.getPerspectiveTransform(src, dst)
     patch = cv2.warpPerspective(
-        image, m, (pw, ph), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+        image, m, (pw, ph), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     grey = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
     # Glyphs are looked for in the candidate itself (as when it was scored), the outline around it.
@@ -713,7 +715,17 @@ class PlateLocator:
         aspect = _quad_aspect(box)
         out_h = self.crop_height if aspect > 3.0 else self.crop_height * 2
         out_w = round(out_h * aspect * 1.10 / 1.20)
-        return PlateRegion(box=box, crop=_warp(image, quad, out_w, out_h), score=c.score)
+        # A plate far larger than the crop (a 40 MP close-up) would alias under bilinear
+        # warping: warp at a multiple of the size, then area-average down.
+        k = min(4, int((math.dist(quad[0], quad[3]) + math.dist(quad[1], quad[2])) / 2 / out_h))
+        if k >= 2:
+            import cv2
+
+            big = _warp(image, quad, out_w * k, out_h * k)
+            crop = cv2.resize(big, (out_w, out_h), interpolation=cv2.INTER_AREA)
+        else:
+            crop = _warp(image, quad, out_w, out_h)
+        return PlateRegion(box=box, crop=crop, score=c.score)
 
     def _whole_image_region(self, image: Image, grey_work: Image) -> PlateRegion | None:
         """The photo itself when it looks like a plate crop already (plate aspect, modest size)."""
@@ -808,11 +820,12 @@ def _as_bgr(image: Image) -> Image:
     """Grey and BGRA photos as BGR, so every path sees three channels."""
     import cv2
 
+    out: Image = image
     if image.ndim == 2 and image.size:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.ndim == 3 and image.shape[2] == 4 and image.size:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    return image
+        out = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif image.ndim == 3 and image.shape[2] == 4 and image.size:
+        out = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return out
 
 
 def _default_craft_dir() -> Path:
