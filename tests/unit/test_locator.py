@@ -158,16 +158,18 @@ def test_regions_come_best_first_and_at_most_max_regions(locator: PlateLocator) 
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.parametrize("shortcut", [0.7, None], ids=["shortcut", "full-search"])
 @pytest.mark.parametrize("two_row", [False, True], ids=["one-row", "two-row"])
-def test_a_tight_plate_crop_comes_back_as_the_whole_image(locator: PlateLocator, two_row) -> None:
+def test_a_tight_plate_crop_comes_back_as_the_whole_image(two_row, shortcut) -> None:
     rng = np.random.default_rng(5)
     crop = cv2.resize(draw_plate(YELLOW, two_row, rng), None, fx=0.5, fy=0.5)
     h, w = crop.shape[:2]
     whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
 
-    regions = locator.locate(crop)
+    regions = PlateLocator(crop_shortcut=shortcut).locate(crop)
 
     assert any(np.abs(np.array(r.box) - whole).max() < 2 for r in regions)
+    assert regions[0].score > 0.5
 
 
 def test_a_blank_image_yields_nothing_or_only_low_scores(locator: PlateLocator) -> None:
