@@ -53,7 +53,7 @@ class Invocation:
     response: dict[str, Any]
     output: str  # sam's stderr: the container's log, the emulator's log (debug level) and SAM's own
     wall_s: float
-    peak_cgroup_rss_mb: float | None
+    peak_sampled_rss_mb: float | None
     logs: list[dict[str, Any]] = field(default_factory=list)
 
     def body_json(self) -> Any:
@@ -81,21 +81,23 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
     return records
 
 
-class _CgroupRssSampler:
-    """Polls the resident memory of the containers of one image while a `sam local invoke` runs.
+class _PeakRssSampler:
+    """Watches the processes of the containers of one image while a `sam local invoke` runs.
 
-    A fallback for when the function does not log its own peak RSS: anonymous plus file-mapped pages
-    of the container's memory cgroup (the page cache the cgroup is also charged for is left out, as
-    RSS leaves it out), sampled every 50 ms, so a spike shorter than that may be missed.
+    A fallback for when the function does not log its own peak RSS. Each process's ``VmHWM`` (its
+    peak resident set, what getrusage reports inside) is read through this machine's /proc, for the
+    process ids in the container's cgroup. VmHWM is a high-water mark, so polling every 50 ms loses
+    nothing as long as the process is read once after its peak: the runtime idles after the invoke
+    until SAM stops the container.
     """
 
     def __init__(self, image: str) -> None:
         self._image = image
         self._stop = threading.Event()
-        self.peak_bytes = 0
+        self.peak_kib = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> _CgroupRssSampler:
+    def __enter__(self) -> _PeakRssSampler:
         self._thread.start()
         return self
 
@@ -107,33 +109,38 @@ class _CgroupRssSampler:
         ids: list[str] = []
         while not self._stop.is_set():
             if not ids:
-                found = subprocess.run(
+                ids = subprocess.run(
                     ["docker", "ps", "-q", "--no-trunc", "--filter", f"ancestor={self._image}"],
                     capture_output=True,
                     text=True,
                     check=False,
                 ).stdout.split()
-                ids = found
             for cid in ids:
-                self.peak_bytes = max(self.peak_bytes, _cgroup_rss_bytes(cid))
+                for pid in _container_pids(cid):
+                    self.peak_kib = max(self.peak_kib, _vm_hwm_kib(pid))
             self._stop.wait(0.05)
 
 
-def _cgroup_rss_bytes(container_id: str) -> int:
-    v1 = Path("/sys/fs/cgroup/memory/docker") / container_id / "memory.stat"
-    v2_candidates = [
-        Path("/sys/fs/cgroup/system.slice") / f"docker-{container_id}.scope" / "memory.stat",
-        Path("/sys/fs/cgroup/docker") / container_id / "memory.stat",
-    ]
-    for path, keys in [(v1, ("total_rss", "total_mapped_file"))] + [
-        (p, ("anon", "file_mapped")) for p in v2_candidates
-    ]:
+def _container_pids(container_id: str) -> list[int]:
+    for path in (
+        Path("/sys/fs/cgroup/memory/docker") / container_id / "cgroup.procs",  # v1, cgroupfs
+        Path("/sys/fs/cgroup/system.slice") / f"docker-{container_id}.scope" / "cgroup.procs",
+        Path("/sys/fs/cgroup/docker") / container_id / "cgroup.procs",
+    ):
         try:
-            stats = dict(line.split() for line in path.read_text().splitlines())
+            return [int(line) for line in path.read_text().split()]
         except (OSError, ValueError):
             continue
-        return sum(int(stats.get(k, 0)) for k in keys)
-    return 0
+    return []
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) if match else 0
 
 
 class SamLocal:
@@ -161,7 +168,7 @@ class SamLocal:
             "--region", REGION,
         ]  # fmt: skip
         started = time.perf_counter()
-        with _CgroupRssSampler(self.rapid_image) as sampler:
+        with _PeakRssSampler(self.rapid_image) as sampler:
             done = subprocess.run(
                 cmd, capture_output=True, text=True, env=env, timeout=INVOKE_TIMEOUT_S, check=False
             )
@@ -172,7 +179,7 @@ class SamLocal:
         # stdout holds the response alone; split on "\n" only, since bodies may hold U+2028, which
         # str.splitlines() would also break at.
         response = json.loads(done.stdout.strip().split("\n")[-1])
-        peak = sampler.peak_bytes / 2**20 if sampler.peak_bytes else None
+        peak = sampler.peak_kib / 1024 if sampler.peak_kib else None
         return Invocation(response, done.stderr, wall, peak, _json_lines(done.stderr))
 
 
@@ -228,7 +235,7 @@ def cold_start_of(function: str, inv: Invocation) -> ColdStart:
 
     init_s: the function's own ``init_s`` log field, else the emulator's INIT REPORT (runtime start
     to the handler module imported). first_invoke_ms: the emulator's INVOKE RTDONE duration.
-    peak_rss_mb: the function's ``peak_rss_mb`` log field (getrusage), else the sampled cgroup RSS.
+    peak_rss_mb: the function's ``peak_rss_mb`` log field (getrusage), else VmHWM read from outside.
     """
     sources = []
     init_s = inv.log_value("init_s")
@@ -244,9 +251,9 @@ def cold_start_of(function: str, inv: Invocation) -> ColdStart:
     assert invoke_ms is not None, f"no invoke duration in the log:\n{inv.output[-3000:]}"
     peak = inv.log_value("peak_rss_mb")
     if peak is None:
-        assert inv.peak_cgroup_rss_mb is not None, "neither a logged nor a sampled peak RSS"
-        peak = inv.peak_cgroup_rss_mb
-        sources.append("peak_rss_mb=cgroup rss+mapped_file sampled")
+        assert inv.peak_sampled_rss_mb is not None, "neither a logged nor a sampled peak RSS"
+        peak = inv.peak_sampled_rss_mb
+        sources.append("peak_rss_mb=VmHWM of the container's processes, read from the host")
     return ColdStart(function, init_s, invoke_ms, peak, ", ".join(sources) or "function logs")
 
 
