@@ -14,6 +14,7 @@ Each `sam local invoke` starts a fresh container, so every invocation is a cold 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -196,23 +197,14 @@ def closed_port(host: str) -> int:
 
 
 def local_template(source: Path, image: str, out: Path) -> None:
-    """template.yaml with ImageUri set on each image function, so SAM runs the image built here."""
-    from samcli.yamlhelper import yaml_dump, yaml_parse
-
-    template = yaml_parse(source.read_text(encoding="utf-8"))
-    for resource in template.get("Resources", {}).values():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        props = resource.setdefault("Properties", {})
-        if props.get("PackageType", "Image") != "Image":
-            continue
-        props["ImageUri"] = image
-        # Without Metadata SAM does not look for a Dockerfile to build.
-        resource.pop("Metadata", None)
-        variables = props.setdefault("Environment", {}).setdefault("Variables", {})
-        for name in OVERRIDES:
-            variables.setdefault(name, "")
-    out.write_text(yaml_dump(template), encoding="utf-8")
+    """template.yaml with ``ImageUri: image`` on each function; declares the OVERRIDES variables."""
+    spec = importlib.util.spec_from_file_location(
+        "local_template", ROOT / "scripts" / "local_template.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.local_template(source, image, out, OVERRIDES)
 
 
 @dataclass
