@@ -130,5 +130,5 @@ def test_a_header_too_long_is_refused_in_json_and_the_server_goes_on(server):
     status, _headers, payload = _request(f"{server}/healthz", headers={"X-Long": "a" * 70_000})
 
     assert status == 431
-    assert json.loads(payload)["error"] == "line_too_long"
+    assert json.loads(payload)["error"] == "request_header_fields_too_large"
     assert _request(f"{server}/healthz")[::2] == (200, b"ok")

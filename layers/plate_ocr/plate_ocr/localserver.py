@@ -138,7 +138,10 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
         protocol_version = "HTTP/1.1"
 
         def _dispatch(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = _content_length(self.headers.get("Content-Length"))
+            if length is None:
+                self.send_error(400, "Content-Length is not a whole number of bytes.")
+                return
             if length > MAX_BODY_BYTES:
                 self._send(
                     413,
@@ -184,14 +187,30 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
         ) -> None:
             # http.server's own refusals (header too long, bad request line), in the JSON shape.
             self.close_connection = True
-            reason = message or self.responses.get(code, ("error",))[0]
-            code_name = reason.lower().replace(" ", "_")
-            self._send(code, [("Content-Type", "application/json")], _error_body(code_name, reason))
+            if self.request_version == "HTTP/0.9":
+                # A request line that is no HTTP (TLS, noise) leaves HTTP/0.9, whose replies carry
+                # no status line; answer in HTTP/1.1 so the client sees the refusal.
+                self.request_version = "HTTP/1.1"
+            if code == 501:
+                # An unknown method; API Gateway answers 4xx too, and only the handler gets 5xx.
+                code, message = 405, f"Method {self.command!r} is not allowed."
+            reason = self.responses.get(code, ("error",))[0]
+            code_name = reason.lower().replace(" ", "_").replace("-", "_")
+            body = _error_body(code_name, message or reason)
+            self._send(code, [("Content-Type", "application/json")], body)
 
         def log_message(self, format: str, *args: Any) -> None:
             logger.info("%s %s", self.address_string(), format % args)
 
     return _Request
+
+
+def _content_length(value: str | None) -> int | None:
+    """The body length a request declares: 0 without one, None when it is no count of bytes."""
+    if value is None or not value.strip():
+        return 0
+    text = value.strip()
+    return int(text) if text.isdigit() else None
 
 
 def _error_body(code: str, message: str) -> bytes:
