@@ -1,0 +1,76 @@
+"""Fixtures of the hardening tests: the real API handler behind the real local server, fake engines.
+
+The reading part is faked (the model may be absent, and the suite must be fast); everything between
+the socket and the engines -- http.server, the event built from the request, Powertools' resolver,
+upload parsing, image decoding and its limits -- is the production code.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hardening_support import (
+    EVENTS,
+    FUNCTIONS_DIR,
+    FakeLocator,
+    NoFallback,
+    RecordingRecognizer,
+    Served,
+)
+
+from plate_ocr import factory
+from plate_ocr.config import Settings
+from plate_ocr.localserver import make_server
+from plate_ocr.pipeline import Pipeline
+
+
+@pytest.fixture
+def photo() -> bytes:
+    return (EVENTS / "plate.jpg").read_bytes()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(bucket_name=None, model_dir=tmp_path / "no-models", timeout_seconds=10)
+
+
+@pytest.fixture
+def recognizer() -> RecordingRecognizer:
+    return RecordingRecognizer()
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Any:
+    import api.app as module
+
+    monkeypatch.setattr(module, "settings", settings)
+    module.openapi_document.cache_clear()
+    module.swagger_page.cache_clear()
+    return module
+
+
+@pytest.fixture
+def pipeline(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, recognizer: RecordingRecognizer
+) -> Pipeline:
+    """The real pipeline (decoding, limits, grammar) on fake engines, as the process-wide one."""
+    fake = Pipeline(FakeLocator(), recognizer, fallback=NoFallback(), settings=settings)
+    monkeypatch.setattr(factory, "get_pipeline", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def server(api: Any, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+    # EMF blobs on stdout would only bury the output of a failing test.
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    httpd = make_server("127.0.0.1", 0, "api.app.lambda_handler", FUNCTIONS_DIR)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    host, port = httpd.server_address[:2]
+    yield Served(f"http://{host!s}:{port}", str(host), int(port))
+    httpd.shutdown()
+    httpd.server_close()

@@ -1,0 +1,101 @@
+"""Helpers of the hardening tests: engine fakes, HTTP clients (urllib, and raw bytes on a socket).
+
+A module with a unique name, as ``conftest`` is ambiguous when several test folders are collected.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plate_ocr.engines import FallbackAnswer, PlateRegion, RawReading
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = ROOT / "functions"
+EVENTS = ROOT / "events"
+PLATE = "12가3456"
+BOX = ((10.0, 10.0), (110.0, 10.0), (110.0, 40.0), (10.0, 40.0))
+
+
+class FakeLocator:
+    """One region: the whole (decoded, upright) photo."""
+
+    def locate(self, image: np.ndarray) -> list[PlateRegion]:
+        return [PlateRegion(box=BOX, crop=image, score=0.9)]
+
+
+class RecordingRecognizer:
+    """Reads the same plate from every crop and keeps the shapes it was given."""
+
+    def __init__(self, text: str = PLATE, confidence: float = 0.93) -> None:
+        self.text, self.confidence = text, confidence
+        self.shapes: list[tuple[int, ...]] = []
+
+    def read(self, crop: np.ndarray) -> RawReading | None:
+        self.shapes.append(tuple(crop.shape))
+        if not self.text:
+            return None
+        return RawReading(self.text, self.confidence, tuple(self.confidence for _ in self.text))
+
+
+class NoFallback:
+    def read(self, image: np.ndarray) -> FallbackAnswer:
+        return FallbackAnswer(status="skipped_no_key")
+
+
+@dataclass(frozen=True)
+class Served:
+    """The local server of a test: its base URL and its address."""
+
+    url: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(
+    url: str,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    method: str | None = None,
+    timeout: float = 20.0,
+) -> Reply:
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Reply(response.status, dict(response.headers.items()), response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, dict(error.headers.items()), error.read())
+
+
+def raw_http(host: str, port: int, request: bytes, timeout: float = 20.0) -> Reply:
+    """Sends bytes as they are (what urllib refuses to send) and parses the one response."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    length = int(headers.get("Content-Length", len(body)))
+    return Reply(status, headers, body[:length])
