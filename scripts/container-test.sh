@@ -107,7 +107,7 @@ fi
 
 say "building $IMAGE from $BASE_IMAGE (packages: $sources; $TORCH_SPEC)"
 started=$(date +%s)
-if ! nice -n 10 docker build --network host -f Dockerfile.lambda "${build_args[@]}" -t "$IMAGE" . \
+if ! nice -n 10 docker build --force-rm --network host -f Dockerfile.lambda "${build_args[@]}" -t "$IMAGE" . \
     >"$WORK/build.log" 2>&1; then
     tail -40 "$WORK/build.log" >&2
     say "docker build failed"
