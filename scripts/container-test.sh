@@ -124,17 +124,28 @@ expect_model=0
 # The bridge's address on this machine: what containers reach it by (Docker does not always record it
 # in the network's IPAM config, so it is read off the interface).
 bridge_if="$(docker network inspect bridge --format '{{index .Options "com.docker.network.bridge.name"}}')"
-gateway="$(ip -4 -o addr show "${bridge_if:-docker0}" | awk '{split($4, a, "/"); print a[1]; exit}')"
+gateway="$("$BIN/python" - "${bridge_if:-docker0}" <<'EOF'
+import fcntl, socket, struct, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+request = struct.pack("256s", sys.argv[1][:15].encode())
+print(socket.inet_ntoa(fcntl.ioctl(sock.fileno(), 0x8915, request)[20:24]))  # SIOCGIFADDR
+EOF
+)" || gateway=""
 [ -n "$gateway" ] || { say "no IPv4 address on the Docker bridge ${bridge_if:-docker0}"; exit 1; }
 moto_port="$("$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 "$BIN/moto_server" -H "$gateway" -p "$moto_port" >"$WORK/moto.log" 2>&1 &
 MOTO_PID=$!
-for _ in $(seq 1 100); do
-    curl -sf -o /dev/null "http://$gateway:$moto_port/moto-api/" && break
-    sleep 0.1
-done
-curl -sf -o /dev/null "http://$gateway:$moto_port/moto-api/" \
+"$BIN/python" - "http://$gateway:$moto_port/moto-api/" <<'EOF' \
     || { say "the moto server did not start: $(tail -3 "$WORK/moto.log")"; exit 1; }
+import sys, time, urllib.request
+for _ in range(150):
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+EOF
 
 # ---------------------------------------------------------------- sam local invoke
 [ "$expect_model" = 1 ] || say "models/korplate.pth is absent: reading events must answer 503 model_unavailable"
