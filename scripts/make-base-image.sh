@@ -50,7 +50,7 @@ rm -f "$ROOT"/usr/lib/python3*/EXTERNALLY-MANAGED
 # awslambdaric is fetched here (the chroot has no network set up) as wheels for the chroot's Python.
 "$PIP_PY" -m pip install --quiet --no-compile --target "$ROOT/var/runtime" \
     --only-binary=:all: --implementation cp --python-version "$PYVER" \
-    --platform manylinux2014_x86_64 awslambdaric
+    --platform manylinux2014_x86_64 awslambdaric 2> >(grep -v "is ignored: it is neither" >&2)
 
 cat >"$ROOT/lambda-entrypoint.sh" <<'EOF'
 #!/bin/sh
