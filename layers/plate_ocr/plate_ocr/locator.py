@@ -38,6 +38,8 @@ _MAX_ASPECT = 7.5
 #: Plates smaller than this on the working image cannot be read anyway (text under ~8 px).
 _MIN_PLATE_WIDTH = 28.0
 _MIN_PLATE_HEIGHT = 9.0
+#: Candidates scored per photo at most (a real photo gives about 100-150).
+_MAX_SCORED = 250
 
 
 @dataclass(frozen=True)
@@ -722,7 +724,12 @@ class PlateLocator:
 
     def _ranked(self, grey_work: Image, scale: float, cands: list[_Cand]) -> list[_Cand]:
         """Scores candidates, adds merged neighbours, and keeps the best non-overlapping few."""
-        scored = [self._rescored(grey_work, scale, c) for c in _dedupe(cands)]
+        unique = _dedupe(cands)
+        if len(unique) > _MAX_SCORED:
+            # Textured photos (foliage, noise) give hundreds; plate-shaped ones go first.
+            unique.sort(key=lambda c: _aspect_term(c.w / c.h), reverse=True)
+            unique = unique[:_MAX_SCORED]
+        scored = [self._rescored(grey_work, scale, c) for c in unique]
         scored.sort(key=lambda c: c.score, reverse=True)
         # Glyph groups split by a wide gap (old plates, "12가 3456") become one plate again.
         scored += [self._rescored(grey_work, scale, m) for m in _merges(scored[:30])]
