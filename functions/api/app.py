@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import traceback
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +20,10 @@ from aws_lambda_powertools.event_handler import (
     Response,
     content_types,
 )
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -70,12 +74,15 @@ cors = CORSConfig(
 app = APIGatewayRestResolver(enable_validation=True, cors=cors)
 
 
-def _error(status: int, code: str, message: str) -> Response[str]:
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response[str]:
     body = ErrorBody(error=code, message=message, request_id=_request_id())
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body=body.model_dump_json(),
+        headers=headers,
     )
 
 
@@ -121,9 +128,46 @@ def handle_validation_error(exc: RequestValidationError) -> Response[str]:
     return _error(422, "validation_error", f"The request is not valid ({problems}).")
 
 
+@app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
+def handle_unsupported_content_type(_exc: RequestUnsupportedContentType) -> Response[str]:
+    # Powertools' validation raises it for a JSON route sent another type; it is no server error.
+    return _error(
+        415, "unsupported_media_type", "Send this route application/json (or no body at all)."
+    )
+
+
+@app.exception_handler(ValueError)  # type: ignore[untyped-decorator]
+def handle_value_error(exc: ValueError) -> Response[str]:
+    # Powertools' validation parses a JSON route's body by its Content-Type and lets bare
+    # ValueErrors out (multipart without a boundary, bytes that are not UTF-8): the client's
+    # mistake. A ValueError from anywhere else is ours.
+    if any(
+        frame.name == "_get_body" and Path(frame.filename).name == "openapi_validation.py"
+        for frame in traceback.extract_tb(exc.__traceback__)
+    ):
+        return _error(400, "bad_request", "The body cannot be parsed as its Content-Type says.")
+    logger.exception("unexpected error")
+    return _error(500, "internal_error", "An unexpected error occurred.")
+
+
 @app.not_found
 def handle_not_found(_exc: Exception) -> Response[str]:
+    event = app.current_event
+    allowed = _methods_of(event.path)
+    if allowed:
+        # A known path with another method: say which ones (RFC 9110 wants the Allow header).
+        return _error(
+            405,
+            "method_not_allowed",
+            f"{event.http_method} is not allowed here.",
+            headers={"Allow": ", ".join(sorted(allowed | {"OPTIONS"}))},
+        )
     return _error(404, "not_found", "No such route.")
+
+
+def _methods_of(path: str) -> set[str]:
+    routes = app._static_routes + app._dynamic_routes
+    return {route.method.upper() for route in routes if route.rule.match(path)}
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
@@ -357,10 +401,13 @@ def read_plate() -> Response[str]:
     tags=["batch"],
     responses={
         200: _ok("Upload form", UploadResponse),
-        **_errors(422, 503),
+        **_errors(400, 415, 422, 503),
     },
 )
 def create_upload(request: Annotated[UploadRequest | None, Body()] = None) -> Response[str]:
+    if app.current_event.body and not isinstance(app.current_event.json_body, dict | None):
+        # Powertools validates a JSON array element by element and lets [null, ...] through.
+        return _error(422, "validation_error", "The request is not valid (body: not an object).")
     content_type = (request or UploadRequest()).content_type
     return _json(batch.get_store().presign_upload(content_type))
 

@@ -245,7 +245,15 @@ CASES = {
     "many-headers": Case(
         jpeg, "image/jpeg", (200,), headers={f"X-Extra-{i}": "v" * 100 for i in range(90)}
     ),
-    "dry-run-odd-value": Case(jpeg, "image/jpeg", (200,), query="?dryRun=%F0%9F%9A%97"),
+    "dry-run-odd-value": Case(
+        jpeg, "image/jpeg", (400,), "invalid_dry_run", query="?dryRun=%F0%9F%9A%97"
+    ),
+    "dry-run-json-in-the-form": Case(
+        lambda: form(FormPart("image_file", jpeg(), "a.jpg"), FormPart("dryRun", b"{}")),
+        MULTIPART,
+        (400,),
+        "invalid_dry_run",
+    ),
     "dry-run-repeated": Case(jpeg, "image/jpeg", (200,), query="?dryRun=true&dryRun=false"),
 }
 
@@ -415,3 +423,45 @@ def test_bodies_that_are_not_base64_images_are_a_bad_request(
     _assert_error_json(reply, code)
     good = _event(base64.b64encode(photo).decode(), True)
     assert api.lambda_handler(good, LambdaContext())["statusCode"] == 200
+
+
+# --- found by schemathesis (tests/hardening/test_api_schema.py), kept as plain cases ----------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type", "status", "code"),
+    [
+        ("POST", "/uploads", b'{"content_type": "image/jpeg"}', "text/plain", 415, None),
+        ("POST", "/uploads", b'{"content_type": "image/jpeg"}', "multipart/form-data", 400, None),
+        ("POST", "/uploads", b"9\xff\xfe\x807\x80", "application/json", 400, "bad_request"),
+        ("POST", "/uploads", b"[null, null]", "application/json", 422, "validation_error"),
+        ("POST", "/uploads", b'{"content_type": "image/gif"}', "application/json", 422, None),
+        ("PUT", "/healthz", None, None, 405, "method_not_allowed"),
+        ("DELETE", "/ocr/license-plate", None, None, 405, "method_not_allowed"),
+        ("GET", "/results/../../etc/passwd", None, None, 404, None),
+        ("GET", "/results/%00", None, None, 422, "validation_error"),
+    ],
+    ids=[
+        "uploads-text-plain",
+        "uploads-multipart-without-boundary",
+        "uploads-json-that-is-not-utf8",
+        "uploads-json-array",
+        "uploads-gif",
+        "put-on-a-get-route",
+        "delete-on-a-post-route",
+        "path-traversal-in-result-id",
+        "nul-in-result-id",
+    ],
+)
+def test_other_routes_refuse_bad_requests_in_json(
+    server, photo, method, path, body, content_type, status, code
+):
+    headers = {"Content-Type": content_type} if content_type else {}
+
+    reply = http(f"{server.url}{path}", data=body, headers=headers, method=method)
+
+    assert reply.status == status, reply.body[:300]
+    _assert_error_json(reply, code)
+    if status == 405:
+        assert "OPTIONS" in reply.headers["Allow"]
+    _assert_answers_normally(server, photo)

@@ -29,6 +29,8 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 #: Bigger bodies are refused before they are read (API Gateway's own limit is 10 MB).
 MAX_BODY_BYTES = 12 * 1024 * 1024
 STAGE = "local"
+#: The methods the server hands to the handler (the API's routes use GET and POST; CORS OPTIONS).
+ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
 
 
 def default_functions_dir() -> Path:
@@ -196,8 +198,10 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
                 code, message = 405, f"Method {self.command!r} is not allowed."
             reason = self.responses.get(code, ("error",))[0]
             code_name = reason.lower().replace(" ", "_").replace("-", "_")
-            body = _error_body(code_name, message or reason)
-            self._send(code, [("Content-Type", "application/json")], body)
+            headers = [("Content-Type", "application/json")]
+            if code == 405:
+                headers.append(("Allow", ALLOWED_METHODS))
+            self._send(code, headers, _error_body(code_name, message or reason))
 
         def log_message(self, format: str, *args: Any) -> None:
             logger.info("%s %s", self.address_string(), format % args)

@@ -92,6 +92,24 @@ def is_true(value: str | None) -> bool:
     return value is not None and value.strip().lower() in _TRUE
 
 
+def dry_run_flag(value: str | None) -> bool:
+    """``dryRun`` as a boolean; a value that is neither true nor false is refused, not guessed.
+
+    Raises:
+        BadRequestError: e.g. ``dryRun={}``: reading the photo when a dry run was meant costs
+            money (stage 2), and the OpenAPI document promises a boolean.
+    """
+    if value is None:
+        return False
+    word = value.strip().lower()
+    # JSON Schema's boolean on the wire: "1"/"yes" would read as a number or a string.
+    if word == "true":
+        return True
+    if word == "false":
+        return False
+    raise BadRequestError("dryRun must be true or false.", "invalid_dry_run")
+
+
 def media_type(content_type: str | None) -> str:
     """``image/JPEG; charset=x`` -> ``image/jpeg``."""
     return (content_type or "").split(";", 1)[0].strip().lower()
@@ -114,7 +132,7 @@ def read_upload(
         UnsupportedMediaTypeError: a Content-Type that is neither multipart nor a read image type.
     """
     kind = media_type(content_type)
-    dry_run = is_true(dry_run_query)
+    dry_run = dry_run_flag(dry_run_query)
     if kind == "multipart/form-data":
         if len(body) > max_bytes + _MULTIPART_OVERHEAD:
             raise ImageTooLargeError(f"The request is over the limit of {max_bytes} bytes.")
@@ -153,7 +171,7 @@ def _read_multipart(body: bytes, content_type: str) -> tuple[bytes, str | None, 
         if name == FIELD:
             files.append((_payload(part), part.get_filename()))
         elif name == "dryRun":
-            dry_run = is_true(_payload(part).decode("utf-8", "replace"))
+            dry_run = dry_run_flag(_payload(part).decode("utf-8", "replace"))
     if not files:
         raise BadRequestError(f"The form has no '{FIELD}' field.", "missing_field")
     if len(files) > 1:
