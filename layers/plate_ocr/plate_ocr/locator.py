@@ -456,7 +456,7 @@ class PlateLocator:
         *,
         max_regions: int = 8,
         work_side: int = 1280,
-        craft_canvas: int = 960,
+        craft_canvas: int = 640,
         crop_height: int = 64,
         crop_shortcut: float | None = 0.7,
     ) -> None:
@@ -498,6 +498,10 @@ class PlateLocator:
         work, scale = self._downscale(image, self.work_side)
         cands = self._craft_candidates(image)
         return self._finish(image, work, scale, cands)
+
+    def locate_more(self, image: Image) -> list[PlateRegion]:
+        """The pipeline's second opinion when no cheap region read as a plate: CRAFT."""
+        return self.locate_with_craft(image)
 
     # ------------------------------------------------------------------ helpers
 
