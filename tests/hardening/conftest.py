@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,32 @@ def pipeline(
     return fake
 
 
-@pytest.fixture
-def server(api: Any, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+@contextmanager
+def serving(monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
     # EMF blobs on stdout would only bury the output of a failing test.
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     httpd = make_server("127.0.0.1", 0, "api.app.lambda_handler", FUNCTIONS_DIR)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     host, port = httpd.server_address[:2]
-    yield Served(f"http://{host!s}:{port}", str(host), int(port))
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield Served(f"http://{host!s}:{port}", str(host), int(port))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def server(api: Any, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+    """The local server in front of the API handler, reading with fake engines."""
+    with serving(monkeypatch) as served:
+        yield served
+
+
+@pytest.fixture
+def bare_server(api: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+    """The local server with the production factory (tests choose what it builds)."""
+    factory.reset()
+    with serving(monkeypatch) as served:
+        yield served
+    factory.reset()
