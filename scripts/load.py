@@ -1,0 +1,235 @@
+"""Load test on loopback: `plate-ocr serve` with 4 concurrent clients posting real plate photos.
+
+`make load` runs it. It starts the server itself on a free port of 127.0.0.1, waits for
+/healthz, warms the models (POST /warmup, not counted), then sends ``--requests`` photos from
+``--clients`` threads (stdlib HTTP, one keep-alive connection each) for at most ``--seconds``.
+It prints errors, p50/p95/max latency, throughput, and the server's RSS at the start and after
+the run (growth in %). A benchmark that prints figures, not a CI gate; the exit status is 1 when
+any request failed or RSS grew by more than ``--max-rss-growth`` percent.
+
+Photos are READ from the shared data set at run time (val crops and scenes, then train), never
+copied; without it, events/plate.jpg is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = ROOT.parent / "shared" / "datasets" / "kr-plates" / "manifest.csv"
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    plates_read: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def load_photos(manifest: Path, limit: int) -> list[tuple[str, bytes]]:
+    """(name, JPEG bytes) of plate photos, read in place; events/plate.jpg when none are there."""
+    photos: list[tuple[str, bytes]] = []
+    if manifest.is_file():
+        with manifest.open(encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        # val first (held out), scenes and crops alike; train only to fill up.
+        rows.sort(key=lambda r: (r["split"] != "val", r["kind"] != "scene", r["path"]))
+        for row in rows[:limit]:
+            path = manifest.parent / row["path"]
+            if path.suffix.lower() in (".jpg", ".jpeg", ".png") and path.is_file():
+                photos.append((row["path"], path.read_bytes()))
+    if not photos:
+        photos.append(("events/plate.jpg", (ROOT / "events" / "plate.jpg").read_bytes()))
+    return photos
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process (and its children, none here) from /proc, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def request(
+    conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None
+) -> tuple[int, bytes]:
+    headers = {"Content-Type": "image/jpeg"} if body is not None else {}
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def wait_ready(host: str, port: int, server: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with {server.returncode}")
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=2)
+            if request(conn, "GET", "/healthz")[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the server did not answer /healthz in time")
+
+
+def client(
+    host: str,
+    port: int,
+    photos: list[tuple[str, bytes]],
+    counter: itertools_count,
+    total: int,
+    stop_at: float,
+    tally: Tally,
+) -> None:
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    while time.monotonic() < stop_at:
+        n = counter.next()
+        if n >= total:
+            return
+        name, data = photos[n % len(photos)]
+        started = time.perf_counter()
+        try:
+            status, body = request(conn, "POST", "/ocr/license-plate", data)
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            conn = http.client.HTTPConnection(host, port, timeout=60)
+            with tally.lock:
+                tally.errors.append(f"{name}: {type(exc).__name__}")
+            continue
+        elapsed = time.perf_counter() - started
+        with tally.lock:
+            tally.latencies.append(elapsed)
+            tally.statuses[status] = tally.statuses.get(status, 0) + 1
+            if status != 200:
+                tally.errors.append(f"{name}: HTTP {status} {body[:120]!r}")
+            elif json.loads(body).get("success"):
+                tally.plates_read += 1
+
+
+class itertools_count:
+    def __init__(self) -> None:
+        self._n = -1
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            self._n += 1
+            return self._n
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=120.0, help="hard cap on the run")
+    parser.add_argument("--manifest", type=Path, default=MANIFEST)
+    parser.add_argument("--photos", type=int, default=200, help="distinct photos to cycle")
+    parser.add_argument("--max-rss-growth", type=float, default=10.0, help="percent")
+    args = parser.parse_args()
+
+    photos = load_photos(args.manifest, args.photos)
+    host, port = "127.0.0.1", free_port()
+    env = {**os.environ, "POWERTOOLS_METRICS_DISABLED": "true", "LOG_LEVEL": "WARNING"}
+    exe = Path(sys.executable).with_name("plate-ocr")
+    command = [str(exe), "serve", "--host", host, "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_ready(host, port, server, timeout=60)
+        rss_boot = rss_kib(server.pid)
+        warm = http.client.HTTPConnection(host, port, timeout=120)
+        started = time.perf_counter()
+        warm_status, warm_body = request(warm, "POST", "/warmup")
+        warm_seconds = time.perf_counter() - started
+        rss_start = rss_kib(server.pid)
+        model_note = "model loaded" if warm_status == 200 else "MODEL MISSING: smoke test only"
+        print(
+            f"server pid {server.pid} on {host}:{port}; warm-up HTTP {warm_status} in "
+            f"{warm_seconds:.1f} s ({model_note})"
+        )
+        if warm_status != 200:
+            print(f"  warm-up answer: {warm_body[:200].decode(errors='replace')}")
+        print(
+            f"{len(photos)} photos ({'shared data set' if len(photos) > 1 else 'events/'}), "
+            f"{args.clients} clients, {args.requests} requests, cap {args.seconds:.0f} s"
+        )
+
+        tally, counter = Tally(), itertools_count()
+        stop_at = time.monotonic() + args.seconds
+        began = time.perf_counter()
+        threads = [
+            threading.Thread(
+                target=client,
+                args=(host, port, photos, counter, args.requests, stop_at, tally),
+                daemon=True,
+            )
+            for _ in range(args.clients)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - began
+        rss_end = rss_kib(server.pid)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+    done = len(tally.latencies)
+    growth = 100.0 * (rss_end - rss_start) / rss_start
+    print(f"requests: {done} in {wall:.1f} s ({done / wall:.1f}/s); statuses {tally.statuses}")
+    print(f"errors: {len(tally.errors)}" + (f" (first: {tally.errors[0]})" if tally.errors else ""))
+    if tally.latencies:
+        print(
+            f"latency: p50 {percentile(tally.latencies, 0.5) * 1000:.0f} ms, "
+            f"p95 {percentile(tally.latencies, 0.95) * 1000:.0f} ms, "
+            f"max {max(tally.latencies) * 1000:.0f} ms, "
+            f"mean {statistics.fmean(tally.latencies) * 1000:.0f} ms"
+        )
+    print(f"plates read: {tally.plates_read}/{done}")
+    print(f"server RSS: {rss_boot / 1024:.0f} MiB before warm-up")
+    print(
+        f"server RSS: {rss_start / 1024:.0f} MiB at start, {rss_end / 1024:.0f} MiB after "
+        f"{done} requests ({growth:+.1f}%)"
+    )
+    zero_errors = not tally.errors and done == args.requests
+    stable = growth < args.max_rss_growth
+    print(
+        f"zero errors: {'yes' if zero_errors else 'NO'}; "
+        f"memory stable (<{args.max_rss_growth:g}%): {'yes' if stable else 'NO'}"
+    )
+    return 0 if zero_errors and stable else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
