@@ -7,25 +7,22 @@ upload parsing, image decoding and its limits -- is the production code.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hardening_support import (
     EVENTS,
-    FUNCTIONS_DIR,
     FakeLocator,
     NoFallback,
     RecordingRecognizer,
     Served,
+    serving,
 )
 
 from plate_ocr import factory
 from plate_ocr.config import Settings
-from plate_ocr.localserver import make_server
 from plate_ocr.pipeline import Pipeline
 
 
@@ -62,21 +59,6 @@ def pipeline(
     fake = Pipeline(FakeLocator(), recognizer, fallback=NoFallback(), settings=settings)
     monkeypatch.setattr(factory, "get_pipeline", lambda: fake)
     return fake
-
-
-@contextmanager
-def serving(monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
-    # EMF blobs on stdout would only bury the output of a failing test.
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    httpd = make_server("127.0.0.1", 0, "api.app.lambda_handler", FUNCTIONS_DIR)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    host, port = httpd.server_address[:2]
-    try:
-        yield Served(f"http://{host!s}:{port}", str(host), int(port))
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @pytest.fixture

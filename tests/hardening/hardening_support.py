@@ -11,13 +11,17 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
+from plate_ocr import localserver
 from plate_ocr.engines import FallbackAnswer, PlateRegion, RawReading
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +64,21 @@ class Served:
     url: str
     host: str
     port: int
+
+
+@contextmanager
+def serving(monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+    # EMF blobs on stdout would only bury the output of a failing test.
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    httpd = localserver.make_server("127.0.0.1", 0, "api.app.lambda_handler", FUNCTIONS_DIR)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    host, port = httpd.server_address[:2]
+    try:
+        yield Served(f"http://{host!s}:{port}", str(host), int(port))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 @dataclass(frozen=True)

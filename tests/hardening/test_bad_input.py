@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hardening_support import PLATE, Reply, Served, http, raw_http
+from hardening_support import PLATE, Reply, Served, http, raw_http, serving
 from PIL import Image
 
 from plate_ocr.localserver import LambdaContext, make_api_event, response_parts
@@ -365,6 +365,11 @@ RAW_REQUESTS = {
         b"Content-Length: -5\r\n\r\n",
         400,
     ),
+    "body-shorter-than-content-length": (
+        b"POST /ocr/license-plate HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+        b"Content-Length: 5000\r\n\r\n\xff\xd8\xff",
+        400,
+    ),
     "body-over-the-server-limit": (
         b"POST /ocr/license-plate HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
         b"Content-Length: 99999999999\r\n\r\n",
@@ -465,3 +470,27 @@ def test_other_routes_refuse_bad_requests_in_json(
     if status == 405:
         assert "OPTIONS" in reply.headers["Allow"]
     _assert_answers_normally(server, photo)
+
+
+def test_a_client_that_stops_sending_gets_a_408_and_frees_its_thread(
+    api, pipeline, photo, monkeypatch
+):
+    import socket
+
+    from plate_ocr import localserver
+
+    # GIVEN a server whose connections time out after 1 s of silence
+    monkeypatch.setattr(localserver, "SOCKET_TIMEOUT_SECONDS", 1.0)
+    with serving(monkeypatch) as server:
+        # WHEN a client announces 5000 bytes, sends 3 and then waits (keeping the socket open)
+        with socket.create_connection((server.host, server.port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /ocr/license-plate HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                b"Content-Length: 5000\r\n\r\n\xff\xd8\xff"
+            )
+            answer = sock.recv(65536)
+
+        # THEN the server answers 408 in JSON and goes on
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        assert b'"error": "request_timeout"' in answer
+        _assert_answers_normally(server, photo)

@@ -29,6 +29,8 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 #: Bigger bodies are refused before they are read (API Gateway's own limit is 10 MB).
 MAX_BODY_BYTES = 12 * 1024 * 1024
 STAGE = "local"
+#: Seconds a connection may stay silent (mid-request or idle between requests) before it closes.
+SOCKET_TIMEOUT_SECONDS = 60.0
 #: The methods the server hands to the handler (the API's routes use GET and POST; CORS OPTIONS).
 ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
 
@@ -138,6 +140,8 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
     class _Request(BaseHTTPRequestHandler):
         server_version = "plate-ocr-local"
         protocol_version = "HTTP/1.1"
+        # A client that stops sending (or idles on keep-alive) would hold its thread forever.
+        timeout = SOCKET_TIMEOUT_SECONDS
 
         def _dispatch(self) -> None:
             length = _content_length(self.headers.get("Content-Length"))
@@ -152,7 +156,14 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
                 )
                 self.close_connection = True
                 return
-            body = self.rfile.read(length) if length else None
+            try:
+                body = self.rfile.read(length) if length else None
+            except TimeoutError:
+                self.send_error(408, "The request body did not arrive in time.")
+                return
+            if body is not None and len(body) < length:
+                self.send_error(400, "The body is shorter than its Content-Length.")
+                return
             url = urlsplit(self.path)
             event = make_api_event(
                 self.command,
