@@ -180,7 +180,8 @@ def main() -> int:
         started = time.perf_counter()
         warm_status, warm_body = request(warm, "POST", "/warmup")
         warm_seconds = time.perf_counter() - started
-        if warm_status == 200:
+        settled = args.settle if warm_status == 200 else 0
+        if settled:
             settle = Tally()
             client(
                 host, port, photos, itertools_count(), args.settle, time.monotonic() + 60, settle
@@ -237,19 +238,21 @@ def main() -> int:
     print(f"plates read: {tally.plates_read}/{done}")
     print(
         f"server RSS: {rss_boot / 1024:.0f} MiB before warm-up; start = after warm-up and "
-        f"{args.settle} untimed requests"
+        f"{settled} untimed requests"
     )
     print(
         f"server RSS: {rss_start / 1024:.0f} MiB at start, {rss_end / 1024:.0f} MiB after "
         f"{done} requests ({growth:+.1f}%)"
     )
-    zero_errors = not tally.errors and done == args.requests
+    zero_errors = not tally.errors
+    complete = done == args.requests
     stable = growth < args.max_rss_growth
     print(
         f"zero errors: {'yes' if zero_errors else 'NO'}; "
+        f"all {args.requests} requests within {args.seconds:g} s: {'yes' if complete else 'NO'}; "
         f"memory stable (<{args.max_rss_growth:g}%): {'yes' if stable else 'NO'}"
     )
-    return 0 if zero_errors and stable else 1
+    return 0 if zero_errors and complete and stable else 1
 
 
 if __name__ == "__main__":
