@@ -79,7 +79,10 @@ if ! docker info >/dev/null 2>&1; then
     docker info >/dev/null 2>&1 \
         || skip "the Docker daemon cannot run here: $(tail -3 "$WORK/dockerd.log" | tr '\n' ' ')"
 fi
-[ -x "$BIN/sam" ] || { say "aws-sam-cli is missing: $BIN/pip install aws-sam-cli"; exit 1; }
+if [ ! -x "$BIN/sam" ]; then
+    say "installing aws-sam-cli into .venv"
+    "$BIN/pip" install -q aws-sam-cli || { say "aws-sam-cli could not be installed"; exit 1; }
+fi
 
 # ---------------------------------------------------------------- Image
 if [ -z "${BASE_IMAGE:-}" ]; then
