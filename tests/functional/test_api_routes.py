@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import (
+from functional_support import (
     BUCKET,
     BrokenPipelineFactory,
     FakeLocator,

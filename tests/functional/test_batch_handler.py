@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
-from conftest import BUCKET, BrokenPipelineFactory, load_event
+from functional_support import BUCKET, BrokenPipelineFactory, load_event
 
 from plate_ocr import factory
 from plate_ocr.batch import parse_notification, result_key

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import EVENTS
+from functional_support import EVENTS
 
 from plate_ocr.batch import parse_notification
 from plate_ocr.imaging import inspect_image

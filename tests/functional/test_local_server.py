@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import FUNCTIONS_DIR
+from functional_support import FUNCTIONS_DIR
 
 from plate_ocr.localserver import make_api_event, make_server, response_parts
 from plate_ocr.upload import FormPart, encode_multipart

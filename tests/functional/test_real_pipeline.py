@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import json_body, load_event
+from functional_support import json_body, load_event
 
 from plate_ocr import factory
 from plate_ocr.config import get_settings

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EVENTS, FUNCTIONS_DIR
+from functional_support import EVENTS, FUNCTIONS_DIR
 
 from plate_ocr import factory
 from plate_ocr.localserver import make_server
