@@ -12,7 +12,7 @@ MANIFEST ?= ../shared/datasets/kr-plates/manifest.csv
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: help setup system-deps run test unit functional lint typecheck container-test train eval bench load clean
+.PHONY: help setup system-deps run test unit functional hardening security load lint typecheck container-test train eval bench load clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml Makefile
 run: setup ## start the API + web page locally on http://$(HOST):$(PORT) (no Docker)
 	$(BIN)/plate-ocr serve --host $(HOST) --port $(PORT)
 
-test: setup system-deps lint unit functional container-test ## everything CI runs
+test: setup system-deps lint unit functional hardening security container-test ## everything CI runs
 
 system-deps: ## Debian packages for the browser test and training fonts (root, idempotent)
 	bash scripts/install-system-deps.sh
@@ -46,6 +46,15 @@ lint: setup ## ruff lint + format check, mypy strict on the package
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+hardening: setup ## bad input, faults, schemathesis against our OpenAPI, security checks
+	$(BIN)/pytest -q tests/hardening
+
+security: setup ## cfn-lint with serverless rules + checkov on template.yaml (offline after first run)
+	bash scripts/security-scan.sh
+
+load: setup ## 4 clients against plate-ocr serve on loopback, at most 2 minutes (a benchmark)
+	$(BIN)/python scripts/load.py
 
 container-test: setup ## build the Lambda image and sam-local-invoke both functions
 	@if [ -x scripts/container-test.sh ]; then bash scripts/container-test.sh; \
