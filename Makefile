@@ -12,7 +12,7 @@ MANIFEST ?= ../shared/datasets/kr-plates/manifest.csv
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: help setup system-deps run test unit functional hardening security load lint typecheck container-test train eval bench load clean
+.PHONY: help setup system-deps run test unit functional hardening security load lint container-test train eval bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'

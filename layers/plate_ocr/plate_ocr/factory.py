@@ -23,11 +23,16 @@ _failed_at: float | None = None
 _load_seconds: float | None = None
 
 
+def _missing_weights(settings: Settings) -> str | None:
+    weights = settings.model_dir / f"{settings.recog_network}.pth"
+    return None if weights.is_file() else f"The recogniser weights are missing ({weights.name})."
+
+
 def _build(settings: Settings) -> Pipeline:
     model_dir = settings.model_dir
-    weights = model_dir / f"{settings.recog_network}.pth"
-    if not weights.is_file():
-        raise ModelUnavailableError(f"The recogniser weights are missing ({weights.name}).")
+    missing = _missing_weights(settings)
+    if missing:
+        raise ModelUnavailableError(missing)
     try:
         from plate_ocr.gemini import build_fallback
         from plate_ocr.locator import PlateLocator
@@ -89,6 +94,11 @@ def warm_up() -> float:
 
 def model_status() -> tuple[str, str]:
     """("ready" | "loading" | "error", detail) for /status."""
+    if _pipeline is None and _failed_at is None:
+        # Before the first load a missing model is already known: say so rather than "loading".
+        missing = _missing_weights(get_settings())
+        if missing:
+            return ("error", missing)
     return _state
 
 
