@@ -53,7 +53,7 @@ class VGGFeatureExtractor(nn.Module):
         return self.ConvNet(x)
 
 
-class Model(nn.Module):
+class CRNN(nn.Module):
     def __init__(
         self, num_class, input_channel=1, output_channel=128, hidden_size=128, batch_norm=False
     ):
@@ -79,3 +79,68 @@ class Model(nn.Module):
             for k, v in state_dict.items()
         }
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+class SlotModel(nn.Module):
+    """A CNN that classifies each of ``slots`` character positions at once (fast-plate-ocr style).
+
+    Plate strings are short and laid out in a few fixed formats, so a global head that predicts
+    every position directly learns far faster than a CRNN on a CPU budget. ``forward`` returns the
+    slot scores interleaved with certain blanks, ``(batch, 2 * slots, num_class)``, so EasyOCR's
+    greedy CTC decoding (and ours) reads the slots in order and keeps repeated characters.
+    """
+
+    def __init__(self, num_class, input_channel=1, slots=9, width=128, img_h=32, img_w=160):
+        super().__init__()
+        w = [width // 4, width // 2, width * 3 // 4, width]
+
+        def block(cin, cout):
+            return [nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
+
+        self.features = nn.Sequential(
+            *block(input_channel, w[0]),
+            nn.MaxPool2d(2, 2),
+            *block(w[0], w[1]),
+            nn.MaxPool2d(2, 2),
+            *block(w[1], w[2]),
+            *block(w[2], w[2]),
+            nn.MaxPool2d(2, 2),
+            *block(w[2], w[3]),
+            *block(w[3], w[3]),
+            nn.MaxPool2d(2, 2),
+        )
+        self.slots = slots
+        self.num_class = num_class
+        # Identity at the trained input size; lets EasyOCR's own recognize() (any width) still run.
+        self.pool = nn.AdaptiveAvgPool2d((img_h // 16, img_w // 16))
+        flat = w[3] * (img_h // 16) * (img_w // 16)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(0.2),
+            nn.Linear(flat, 256),
+            nn.ReLU(True),
+            nn.Linear(256, slots * num_class),
+        )
+
+    def slot_logits(self, input):
+        return self.head(self.pool(self.features(input))).view(-1, self.slots, self.num_class)
+
+    def forward(self, input, text=None):
+        logits = self.slot_logits(input)
+        blank = torch.full_like(logits, -30.0)
+        blank[:, :, 0] = 30.0
+        return torch.stack([logits, blank], dim=2).flatten(1, 2)
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        state_dict = {
+            k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v)
+            for k, v in state_dict.items()
+        }
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def Model(num_class, head="slots", **params):
+    """What EasyOCR builds from ``korplate.yaml``: ``head`` picks the slot CNN or the CRNN."""
+    if head == "slots":
+        return SlotModel(num_class, **params)
+    return CRNN(num_class, **params)

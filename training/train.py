@@ -3,15 +3,14 @@
 What it does, in order:
 
 1. starts background renderers of synthetic plate shards (``training.dataset``) unless
-``--no-render``; 2. trains the CRNN of ``models/korplate.py`` with CTC loss, AdamW and a one-cycle
-schedule on batches of
-   synthetic plates mixed with augmented crops of the real ``train`` split (``--real-frac``; never
-   ``val``);
+   ``--no-render``;
+2. trains the network of ``models/korplate.py`` (by default the slot CNN: one softmax per character
+   position, cross-entropy) with AdamW and a one-cycle schedule, on batches of synthetic plates
+   mixed with augmented crops of the real ``train`` split (``--real-frac``; never ``val``);
 3. checkpoints to ``runs/<run>/last.pt`` every ``--ckpt-every`` steps; ``--resume`` continues from
-there
-   (same schedule, same data order), so a long run can span several sittings;
-4. every ``--eval-every`` steps prints exact-match accuracy on the real ``val`` crops (measurement
-only); 5. at the end exports ``models/korplate.{pth,yaml}`` (``training.export``).
+   there (same schedule, same data order), so a long run can span several sittings;
+4. every ``--eval-every`` steps prints exact match on the real ``val`` crops (measurement only);
+5. at the end exports ``models/korplate.{pth,yaml}`` (``training.export``).
 
 Seeds are fixed (``--seed``); torch uses CUDA when present. The defaults reproduce the shipped
 model.
@@ -37,18 +36,34 @@ sys.path.insert(0, str(REPO / "models"))
 
 import korplate  # noqa: E402
 
-NETWORK_PARAMS = {"input_channel": 1, "output_channel": 128, "hidden_size": 128, "batch_norm": True}
+NETWORK_PARAMS: dict[str, object] = {
+    "head": "slots",
+    "input_channel": 1,
+    "slots": 9,
+    "width": 128,
+    "img_h": 32,
+    "img_w": 160,
+}
 
 
 def build_model(params: dict[str, object] | None = None) -> torch.nn.Module:
     return korplate.Model(num_class=len(CHARSET) + 1, **(params or NETWORK_PARAMS))
 
 
-def encode(labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+def slot_targets(labels: list[str], slots: int) -> torch.Tensor:
+    """Left-aligned character classes per slot; empty slots are class 0 (the blank)."""
     index = {c: i + 1 for i, c in enumerate(CHARSET)}
-    flat = [index[c] for s in labels for c in s]
-    return torch.tensor(flat, dtype=torch.long), torch.tensor(
-        [len(s) for s in labels], dtype=torch.long
+    out = torch.zeros((len(labels), slots), dtype=torch.long)
+    for row, s in enumerate(labels):
+        out[row, : len(s)] = torch.tensor([index[c] for c in s], dtype=torch.long)
+    return out
+
+
+def slot_loss(model: torch.nn.Module, x: torch.Tensor, labels: list[str]) -> torch.Tensor:
+    logits = model.slot_logits(x)
+    targets = slot_targets(labels, logits.shape[1]).to(logits.device)
+    return torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[2]), targets.reshape(-1), label_smoothing=0.05
     )
 
 
@@ -138,7 +153,6 @@ def main(argv: list[str] | None = None) -> None:
         div_factor=20,
         final_div_factor=200,
     )
-    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     step = 0
     last = args.run / "last.pt"
     if args.resume and last.exists():
@@ -146,6 +160,11 @@ def main(argv: list[str] | None = None) -> None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
+        if sched.total_steps != args.steps:
+            # A run may be shortened or lengthened when resumed: the decay phase is re-timed.
+            sched.total_steps = args.steps
+            sched._schedule_phases[-1]["end_step"] = args.steps - 1
+            print(f"schedule re-timed to {args.steps} steps", flush=True)
         step = ck["step"]
         rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"])
@@ -179,11 +198,7 @@ def main(argv: list[str] | None = None) -> None:
                 xs = np.concatenate([xs, np.stack(rx)])
                 labels = [*labels, *rl]
             x = to_tensor(xs).to(device)
-            targets, lengths = encode(labels)
-            logits = model(x)
-            logp = logits.log_softmax(2).permute(1, 0, 2)
-            in_len = torch.full((x.shape[0],), logp.shape[0], dtype=torch.long)
-            loss = ctc(logp.float().cpu(), targets, in_len, lengths)
+            loss = slot_loss(model, x, labels)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -48,7 +48,7 @@ def _grey(crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     if crop.ndim == 3:
         code = cv2.COLOR_BGRA2GRAY if crop.shape[2] == 4 else cv2.COLOR_BGR2GRAY
         grey: Any = cv2.cvtColor(crop, code)
-        return grey  # type: ignore[no-any-return]
+        return grey
     return crop
 
 
@@ -148,6 +148,71 @@ def _sequence_confidence(confs: list[float]) -> float:
     return float(min(confs) ** 0.5 * (math.prod(confs) ** (1.0 / len(confs))) ** 0.5)
 
 
+def _slot_templates(characters: list[str]) -> list[list[list[tuple[int, ...]]]]:
+    """Plate formats as slot templates: per position, the allowed class-index tuples.
+
+    A one-slot position allows single characters; a two-slot word (a region or a diplomatic
+    prefix) allows pairs. Built from :mod:`plate_ocr.grammar` so the two never disagree.
+    """
+    from plate_ocr import grammar
+
+    index = {c: i for i, c in enumerate(characters)}
+
+    def singles(chars: str) -> list[tuple[int, ...]]:
+        return [(index[c],) for c in chars if c in index]
+
+    def pairs(words: tuple[str, ...]) -> list[tuple[int, ...]]:
+        return [(index[w[0]], index[w[1]]) for w in words if w[0] in index and w[1] in index]
+
+    digit = singles(grammar.DIGIT)
+    syll = singles(grammar.SYLLABLES)
+    regional = singles("".join(c for c in grammar.SYLLABLES if c not in grammar.MILITARY_SYLLABLES))
+    region = pairs(grammar.REGIONS)
+    prefix = pairs(grammar.DIPLOMATIC_PREFIXES)
+    d, s_ = digit, syll
+    return [
+        [d, d, s_, d, d, d, d],
+        [d, d, d, s_, d, d, d, d],
+        [region, d, d, regional, d, d, d, d],
+        [region, d, regional, d, d, d, d],
+        [prefix, d, d, d, d, d, d],
+    ]
+
+
+def constrained_decode(
+    slot_probs: npt.NDArray[np.float32], templates: list[list[list[tuple[int, ...]]]]
+) -> tuple[list[int], list[float], float]:
+    """The most probable slot assignment that spells a well-formed plate.
+
+    ``slot_probs`` is (slots, classes) with class 0 the empty slot; slots after the plate must be
+    empty. Returns the class per character, their probabilities, and the total log-probability.
+    """
+    import numpy as np
+
+    logp = np.log(np.clip(slot_probs, 1e-9, 1.0))
+    n_slots = logp.shape[0]
+    best: tuple[list[int], list[float], float] = ([], [], -np.inf)
+    for template in templates:
+        pos, total = 0, 0.0
+        chosen: list[int] = []
+        for allowed in template:
+            width = len(allowed[0])
+            if pos + width > n_slots:
+                total = -np.inf
+                break
+            scores = [sum(logp[pos + k, a[k]] for k in range(width)) for a in allowed]
+            j = int(np.argmax(scores))
+            total += scores[j]
+            chosen.extend(allowed[j])
+            pos += width
+        if pos < n_slots:
+            total += float(logp[pos:, 0].sum())
+        if total > best[2]:
+            probs = [float(slot_probs[i, c]) for i, c in enumerate(chosen)]
+            best = (chosen, probs, float(total))
+    return best
+
+
 def _grammar_is_valid() -> Any:
     try:
         from plate_ocr import grammar
@@ -187,6 +252,7 @@ class PlateRecognizer:
         self._device = torch.device(self._reader.device)
         self.characters: list[str] = list(self._reader.converter.character)
         self._is_valid: Any = _grammar_is_valid()
+        self._templates = self._load_templates()
         self.load_seconds = time.perf_counter() - started
 
     @classmethod
@@ -202,8 +268,18 @@ class PlateRecognizer:
         self._device = torch.device("cpu")
         self.characters = list(characters)
         self._is_valid = _grammar_is_valid()
+        self._templates = self._load_templates()
         self.load_seconds = 0.0
         return self
+
+    def _load_templates(self) -> list[list[list[tuple[int, ...]]]]:
+        # Only a slot network's outputs are per-position distributions that templates can score.
+        if not hasattr(self._model, "slot_logits"):
+            return []
+        try:
+            return _slot_templates(self.characters)
+        except (ImportError, AttributeError):
+            return []
 
     def _infer(self, inputs: list[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
         import numpy as np
@@ -253,6 +329,15 @@ class PlateRecognizer:
             text, confs, where = ctc_greedy(p, self.characters)
             conf = _sequence_confidence(confs)
             cands = [(text, conf), *self._candidates(p, text, confs, where)]
+            if self._templates and len(text) >= 4:
+                # The slot network scores every position at once, so the best well-formed plate
+                # under its probabilities is exact, not a guess: put it first.
+                classes, c_probs, _ = constrained_decode(p[0::2], self._templates)
+                fixed = "".join(self.characters[c] for c in classes)
+                if fixed and fixed != text:
+                    fixed_conf = _sequence_confidence(c_probs)
+                    cands.insert(0, (fixed, fixed_conf))
+                    text, conf, confs = fixed, fixed_conf, c_probs
             readings.append(RawReading(text, conf, tuple(confs), tuple(cands)))
         return readings
 
