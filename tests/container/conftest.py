@@ -125,7 +125,8 @@ def start_api(sam: SamLocal, tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(base, 120, proc)
+        # A path no route has: SAM answers it itself, without starting a function container.
+        wait_for_http(f"{base}/__readiness_probe", 120, proc)
         yield base
     finally:
         proc.terminate()

@@ -14,6 +14,7 @@ Each `sam local invoke` starts a fresh container, so every invocation is a cold 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import importlib.util
 import json
 import os
@@ -22,10 +23,11 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -256,19 +258,20 @@ def free_port() -> int:
 
 
 def wait_for_http(url: str, timeout_s: float, proc: subprocess.Popen[str] | None = None) -> None:
-    """Waits until ``url`` answers at all (any status), or fails the test."""
+    """Waits until a GET of ``url`` gets an HTTP answer (any status), or fails the test.
+
+    An open port is not enough: Docker's proxy accepts connections to a published port before the
+    server in the container listens, and then resets them.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"the server exited ({proc.returncode}) before answering {url}")
         try:
-            with socket.create_connection(_host_port(url), timeout=1):
-                return
-        except OSError:
+            urllib.request.urlopen(url, timeout=5).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except (OSError, http.client.HTTPException):
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {timeout_s} s")
-
-
-def _host_port(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 80
