@@ -144,3 +144,13 @@ def test_bad_bytes_raise_a_typed_error_before_any_engine_runs():
         pipeline.read(b"not an image")
 
     assert pipeline.recognizer.calls == 0
+
+
+def test_the_second_opinion_can_be_switched_off(png_bytes):
+    locator = FakeLocator(1, more=1)
+    settings = Settings(craft_second_opinion=False)
+    pipeline = Pipeline(locator, FakeRecognizer([None, reading("12가3456")]), settings=settings)
+
+    result = pipeline.read(png_bytes)
+
+    assert locator.more_calls == 0 and result.stage is Stage.FAILED

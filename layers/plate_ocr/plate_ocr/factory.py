@@ -34,9 +34,13 @@ def _build(settings: Settings) -> Pipeline:
     if missing:
         raise ModelUnavailableError(missing)
     try:
+        import torch
+
         from plate_ocr.gemini import build_fallback
         from plate_ocr.locator import PlateLocator
         from plate_ocr.recognizer import PlateRecognizer
+
+        torch.set_num_threads(settings.torch_threads)
 
         recognizer = PlateRecognizer(
             model_dir, network=settings.recog_network, gpu=settings.use_gpu

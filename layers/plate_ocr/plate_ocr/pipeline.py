@@ -133,7 +133,10 @@ class Pipeline:
         plates = self._read_regions(regions)
         timings["recognize_ms"] = _ms_since(mark)
 
-        if _best_plate(plates, self.settings.min_confidence) is None:
+        if (
+            self.settings.craft_second_opinion
+            and _best_plate(plates, self.settings.min_confidence) is None
+        ):
             # The cheap search found nothing readable: ask the locator's slower second opinion.
             locate_more = getattr(self.locator, "locate_more", None)
             if locate_more is not None:
