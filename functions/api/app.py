@@ -33,7 +33,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from plate_ocr import batch, factory, imaging
+from plate_ocr import batch, factory, imaging, telemetry
 from plate_ocr.config import get_settings
 from plate_ocr.deadline import run_with_deadline
 from plate_ocr.errors import PlateOcrError
@@ -433,8 +433,14 @@ def get_result(
     )
 
 
+# Lambda gives init a full CPU burst: load the models now, and log the cold-start figures once.
+logger.info("init done", extra=factory.preload())
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    response = app.resolve(event, context)
+    logger.info("invocation done", extra={"peak_rss_mb": round(telemetry.peak_rss_mb(), 1)})
+    return response

@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from plate_ocr import batch, factory
+from plate_ocr import batch, factory, telemetry
 from plate_ocr.batch import BatchReader, Outcome
 from plate_ocr.config import get_settings
 from plate_ocr.telemetry import result_metrics
@@ -61,6 +61,10 @@ def record_handler(record: SQSRecord) -> None:
                 metrics.add_metric(name=name, unit=unit, value=value)
 
 
+# Lambda gives init a full CPU burst: load the models now, and log the cold-start figures once.
+logger.info("init done", extra=factory.preload())
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
@@ -68,4 +72,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+    logger.info("invocation done", extra={"peak_rss_mb": round(telemetry.peak_rss_mb(), 1)})
     return dict(response)

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     torch_threads: int = Field(1, ge=1, le=64)
     #: Ask CRAFT (seconds on a CPU) when the cheap plate search reads no confident plate.
     craft_second_opinion: bool = True
+    #: Load the models while the function initialises (set in template.yaml), not on the first read.
+    preload_models: bool = False
 
     # --- Stage 2 (Gemini); the key lives in Secrets Manager, never in an env var on AWS.
     gemini_model: str = Field(

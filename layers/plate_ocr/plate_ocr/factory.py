@@ -85,6 +85,26 @@ def get_pipeline() -> Pipeline:
         return pipeline
 
 
+def preload() -> dict[str, float | str]:
+    """Loads the models during a function's init, when ``preload_models`` is set; never raises.
+
+    Returns the figures the handler logs once: ``init_s`` (process start to models ready),
+    ``peak_rss_mb`` and the model ``status``. A failed load is remembered and answered as 503.
+    """
+    from plate_ocr import telemetry
+
+    if get_settings().preload_models:
+        try:
+            get_pipeline()
+        except ModelUnavailableError:
+            logger.warning("models not loaded at init; reads answer 503 until they load")
+    return {
+        "init_s": round(telemetry.process_age_s(), 3),
+        "peak_rss_mb": round(telemetry.peak_rss_mb(), 1),
+        "status": model_status()[0],
+    }
+
+
 def warm_up() -> float:
     """Loads the models and runs one read, so the first request pays no lazy set-up; seconds."""
     started = time.perf_counter()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import resource
 from typing import Protocol
 
 from plate_ocr.results import Stage
@@ -32,3 +34,18 @@ def result_metrics(result: ReadSummary) -> list[tuple[str, str, float]]:
         ("Stage1Hits", "Count", 1.0 if result.success and result.stage == Stage.STAGE1 else 0.0),
         ("Stage2Calls", "Count", 0.0 if result.stage2_status in _NO_STAGE2_CALL else 1.0),
     ]
+
+
+def process_age_s() -> float:
+    """Seconds since this process started (Linux /proc), so init time counts Python's start too."""
+    with open("/proc/self/stat", encoding="ascii") as fh:
+        # Field 22 (starttime, clock ticks after boot); the command name before ")" may hold spaces.
+        start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime", encoding="ascii") as fh:
+        uptime_s = float(fh.read().split()[0])
+    return uptime_s - start_ticks / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory in MB (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
