@@ -57,8 +57,7 @@ load: setup ## 4 clients against plate-ocr serve on loopback, at most 2 minutes 
 	$(BIN)/python scripts/load.py
 
 container-test: setup ## build the Lambda image and sam-local-invoke both functions
-	@if [ -x scripts/container-test.sh ]; then bash scripts/container-test.sh; \
-		else echo "container test not present yet"; fi
+	TORCH_SPEC="$(TORCH_SPEC)" bash scripts/container-test.sh
 
 train: setup system-deps ## train the recogniser from scratch (resumable) and export it to models/
 	$(BIN)/python -m training.train
