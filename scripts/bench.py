@@ -40,7 +40,7 @@ def main() -> int:
     t0 = time.perf_counter()
     import cv2
     import easyocr
-    import torch  # noqa: F401
+    import torch
 
     from plate_ocr import factory
     from plate_ocr.evaluate import load_manifest
