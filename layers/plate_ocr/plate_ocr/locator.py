@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -469,6 +470,7 @@ class PlateLocator:
         self.crop_height = crop_height
         self.crop_shortcut = crop_shortcut
         self._reader: Any = None
+        self._craft_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public API
 
@@ -817,8 +819,11 @@ class PlateLocator:
             canvas = cv2.copyMakeBorder(
                 canvas, 0, max(0, pad_h), 0, max(0, pad_w), cv2.BORDER_REPLICATE
             )
-        reader = self._craft()
-        horizontal, free = reader.detect(canvas, canvas_size=self.craft_canvas, width_ths=0.7)
+        # One CRAFT pass (and one lazy load) at a time per process: concurrent passes (the local
+        # server's threads) each hold ~100 MB of activations, and glibc keeps those arenas.
+        with self._craft_lock:
+            reader = self._craft()
+            horizontal, free = reader.detect(canvas, canvas_size=self.craft_canvas, width_ths=0.7)
         boxes: list[tuple[float, float, float, float]] = []
         for x0, x1, y0, y1 in horizontal[0]:
             boxes.append((float(x0), float(x1), float(y0), float(y1)))
