@@ -59,8 +59,12 @@ load: setup ## 4 clients against plate-ocr serve on loopback, at most 2 minutes 
 container-test: setup ## build the Lambda image and sam-local-invoke both functions
 	TORCH_SPEC="$(TORCH_SPEC)" bash scripts/container-test.sh
 
-train: setup system-deps ## train the recogniser from scratch (resumable) and export it to models/
-	$(BIN)/python -m training.train
+train: setup ## train the recogniser from scratch and export it to models/ (TRAIN_ARGS=--resume resumes)
+	bash scripts/install-system-deps.sh --training
+	$(BIN)/python -m training.train --no-export $(TRAIN_ARGS)
+	$(BIN)/python -m training.train --run runs/korplate-ft --init runs/korplate/last.pt --no-render \
+		--steps 1200 --lr 3e-4 --real-frac 0.5 --seed 99 --eval-every 400
+	$(BIN)/python -m training.evaluate
 
 eval: setup ## stage-1 accuracy on the val split of ../shared
 	$(BIN)/plate-ocr eval --manifest $(MANIFEST) --split val --errors /tmp/plate-ocr-misreads.csv

@@ -5,6 +5,10 @@ set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -d /usr/share/fonts/truetype/nanum ] || need+=(fonts-nanum)
+# Training (`--training`) also draws glyphs the plate assets lack from Noto CJK.
+if [ "${1:-}" = "--training" ] && [ ! -d /usr/share/fonts/opentype/noto ]; then
+  need+=(fonts-noto-cjk)
+fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
