@@ -17,20 +17,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from plate_ocr.evaluate import edit_distance
 from plate_ocr.recognizer import PlateRecognizer, to_model_input
 from training.dataset import load_real
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 _VAL_CACHE: list[Any] = []
@@ -60,7 +51,7 @@ def evaluate(
             per_type[key][0] += ok
             per_type[key][1] += 1
         chars_total += len(it.label)
-        chars_ok += max(0, len(it.label) - _edit_distance(text, it.label))
+        chars_ok += max(0, len(it.label) - edit_distance(text, it.label))
         rows.append((it, text, r.confidence if r else 0.0, ok))
     if failures:
         failures.mkdir(parents=True, exist_ok=True)
