@@ -133,3 +133,40 @@ def test_reads_real_val_crops_at_the_measured_floor(recognizer) -> None:
         reading = recognizer.read(crop)
         right += reading is not None and reading.text == r["label"]
     assert right / len(rows) >= VAL_CROPS_EXACT_FLOOR
+
+
+def test_reframings_are_one_tighter_and_one_looser_crop() -> None:
+    from plate_ocr.recognizer import reframings
+
+    crop = np.zeros((40, 200, 3), np.uint8)
+    tighter, looser = reframings(crop)
+    assert tighter.shape[0] < 40 and tighter.shape[1] < 200
+    assert looser.shape[0] > 40 and looser.shape[1] > 200
+    tiny = np.zeros((5, 6), np.uint8)
+    assert reframings(tiny)[0].shape == tiny.shape  # too small to trim: kept as it is
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threshold, passes", [(0.0, 1), (1.0, 2)], ids=["off", "always"])
+def test_an_unsure_reading_gets_a_second_look_in_two_more_framings(
+    recognizer, threshold, passes
+) -> None:
+    path = sorted(FIXTURES.glob("*.jpg"))[0]
+    crop = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    sizes: list[int] = []
+    original = recognizer._infer
+
+    def counting(inputs):
+        sizes.append(len(inputs))
+        return original(inputs)
+
+    recognizer.second_look_below, recognizer._infer = threshold, counting
+    try:
+        reading = recognizer.read(crop)
+    finally:
+        recognizer.second_look_below = 0.5
+        del recognizer._infer
+    assert reading is not None and len(reading.char_confidences) == len(reading.text)
+    assert len(sizes) == passes
+    if passes == 2:
+        assert sizes[1] == 2 * sizes[0]  # two framings per layout

@@ -43,7 +43,10 @@ def _build(settings: Settings) -> Pipeline:
         torch.set_num_threads(settings.torch_threads)
 
         recognizer = PlateRecognizer(
-            model_dir, network=settings.recog_network, gpu=settings.use_gpu
+            model_dir,
+            network=settings.recog_network,
+            gpu=settings.use_gpu,
+            second_look_below=settings.second_look_below,
         )
         locator = PlateLocator(craft_dir=settings.detector_dir)
         fallback = build_fallback(settings)
