@@ -26,6 +26,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from plate_ocr.cpu import optimise_for_cpu
 from plate_ocr.engines import RawReading
 
 if TYPE_CHECKING:
@@ -280,6 +281,8 @@ class PlateRecognizer:
         self._model: Any = self._reader.recognizer
         self._model.eval()
         self._device = torch.device(self._reader.device)
+        if self._device.type == "cpu":
+            optimise_for_cpu(self._model)
         self.characters: list[str] = list(self._reader.converter.character)
         self._is_valid: Any = _grammar_is_valid()
         self._templates = self._load_templates()
@@ -321,6 +324,8 @@ class PlateRecognizer:
         batch = np.stack(inputs).astype(np.float32)[:, None] / 127.5 - 1.0
         with torch.inference_mode():
             x = torch.from_numpy(batch).to(self._device)
+            if self._device.type == "cpu":
+                x = x.contiguous(memory_format=torch.channels_last)
             logits = self._model(x, None)
             probs = torch.softmax(logits.float(), dim=2).cpu().numpy()
         result: npt.NDArray[np.float32] = probs
@@ -364,15 +369,17 @@ class PlateRecognizer:
         layouts = [False, True] if w / h < TWO_ROW_MAX_ASPECT else [False]
         probs = self._infer([to_model_input(crop, two_row=tr) for tr in layouts])
         readings = [self._decode(p) for p in probs]
-        weakest = max(
-            (min(r.char_confidences, default=0.0) for r in readings if r.text), default=0.0
+        best = max(
+            range(len(readings)),
+            key=lambda i: self._rank_key(readings[i].text, readings[i].confidence),
         )
+        weakest = min(readings[best].char_confidences, default=0.0)
         if self.second_look_below > 0 and weakest < self.second_look_below:
-            frames = reframings(crop)
-            extra = self._infer([to_model_input(f, two_row=tr) for tr in layouts for f in frames])
-            extra = extra.reshape(len(layouts), len(frames), *extra.shape[1:])
-            averaged = (probs + extra.sum(axis=1)) / (1 + len(frames))
-            readings = [self._decode(p) for p in averaged]
+            # Only the layout that won the first pass is looked at again: the second look costs
+            # two inputs, not four, on squarish crops.
+            two_row = layouts[best]
+            extra = self._infer([to_model_input(f, two_row=two_row) for f in reframings(crop)])
+            readings[best] = self._decode((probs[best] + extra.sum(axis=0)) / (1 + len(extra)))
         return readings
 
     def _decode(self, p: npt.NDArray[np.float32]) -> RawReading:
