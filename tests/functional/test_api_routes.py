@@ -315,13 +315,20 @@ def test_status_reports_the_model_state(api, invoke, monkeypatch, state):
     assert json_body(response) == {"status": state[0], "detail": state[1]}
 
 
-def test_warmup_loads_the_models_and_says_how_long_it_took(api, invoke, monkeypatch):
-    monkeypatch.setattr(factory, "warm_up", lambda: 1.2345)
+@pytest.mark.parametrize(
+    "query, full", [(None, False), ({"full": "true"}, True)], ids=["default", "full"]
+)
+def test_warmup_loads_the_models_and_says_how_long_it_took(api, invoke, monkeypatch, query, full):
+    asked: list[bool] = []
+    monkeypatch.setattr(factory, "warm_up", lambda full=False: asked.append(full) or 1.2345)
     monkeypatch.setattr(factory, "model_status", lambda: ("ready", "models loaded in 1.20 s"))
+    event = load_event("api-post-warmup")
+    event["queryStringParameters"] = query
 
-    response = invoke(api, load_event("api-post-warmup"))
+    response = invoke(api, event)
 
     assert response["statusCode"] == 200
+    assert asked == [full]
     assert json_body(response) == {
         "status": "ready",
         "warmup_sec": 1.234,
@@ -330,7 +337,7 @@ def test_warmup_loads_the_models_and_says_how_long_it_took(api, invoke, monkeypa
 
 
 def test_warmup_answers_503_when_the_models_cannot_load(api, invoke, monkeypatch):
-    def fail() -> float:
+    def fail(full: bool = False) -> float:
         return float(BrokenPipelineFactory()())  # type: ignore[arg-type]
 
     monkeypatch.setattr(factory, "warm_up", fail)

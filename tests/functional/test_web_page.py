@@ -170,7 +170,7 @@ def test_uploading_a_photo_shows_the_plate_stage_time_and_box(server, browser):
 
 
 def test_the_warm_up_button_reports_the_time(server, browser, monkeypatch):
-    monkeypatch.setattr(factory, "warm_up", lambda: 1.5)
+    monkeypatch.setattr(factory, "warm_up", lambda full=False: 1.5)
     monkeypatch.setattr(factory, "model_status", lambda: ("ready", "models loaded in 1.50 s"))
     page = browser(f"{server}/")
 

@@ -55,7 +55,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         patch.setattr(module, "settings", config)
         patch.setattr(factory, "get_pipeline", lambda: pipeline)
-        patch.setattr(factory, "warm_up", lambda: 0.01)
+        patch.setattr(factory, "warm_up", lambda full=False: 0.01)
         patch.setattr(batch, "get_store", lambda: S3Store(s3, config))
         patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
         module.openapi_document.cache_clear()

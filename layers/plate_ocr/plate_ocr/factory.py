@@ -108,17 +108,26 @@ def preload() -> dict[str, float | str]:
     }
 
 
-def warm_up() -> float:
-    """Loads the models and runs one read, so the first request pays no lazy set-up; seconds."""
+def warm_up(full: bool = False) -> float:
+    """Loads the models and runs one read, so the first request pays no lazy set-up; seconds.
+
+    By default the cheap path and the recogniser only: a blank photo reads as no plate, and reading
+    it through the pipeline would also load CRAFT, the rare second opinion (+1 s, +400 MB).
+    ``full`` loads CRAFT too and runs it once on each of its canvases, for a process that should
+    reach its working size before traffic (a long-lived server, a load test).
+    """
     started = time.perf_counter()
     pipeline = get_pipeline()
     import numpy as np
 
-    # The cheap path and the recogniser only: a blank photo reads as no plate, and reading it
-    # through the pipeline would also load CRAFT, the rare second opinion (+2 s, +400 MB).
     blank = np.full((120, 480, 3), 255, dtype=np.uint8)
     pipeline.locator.locate(blank)
     pipeline.recognizer.read(blank)
+    locate_more = getattr(pipeline.locator, "locate_with_craft", None)
+    if full and locate_more is not None:
+        # A small photo (the small canvas) and a large one (the large canvas).
+        locate_more(np.full((60, 200, 3), 255, dtype=np.uint8))
+        locate_more(np.full((900, 1200, 3), 255, dtype=np.uint8))
     return time.perf_counter() - started
 
 
