@@ -32,7 +32,11 @@ class VGGFeatureExtractor(nn.Module):
 
         def conv(cin, cout, k=3, s=1, p=1, bn=batch_norm):
             if bn:
-                return [nn.Conv2d(cin, cout, k, s, p, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
+                return [
+                    nn.Conv2d(cin, cout, k, s, p, bias=False),
+                    nn.BatchNorm2d(cout),
+                    nn.ReLU(True),
+                ]
             return [nn.Conv2d(cin, cout, k, s, p), nn.ReLU(True)]
 
         self.ConvNet = nn.Sequential(
@@ -90,7 +94,17 @@ class SlotModel(nn.Module):
     greedy CTC decoding (and ours) reads the slots in order and keeps repeated characters.
     """
 
-    def __init__(self, num_class, input_channel=1, slots=9, width=128, img_h=32, img_w=160):
+    def __init__(
+        self,
+        num_class,
+        input_channel=1,
+        slots=9,
+        width=128,
+        img_h=32,
+        img_w=160,
+        hidden=256,
+        last_pool_w=2,
+    ):
         super().__init__()
         w = [width // 4, width // 2, width * 3 // 4, width]
 
@@ -107,19 +121,21 @@ class SlotModel(nn.Module):
             nn.MaxPool2d(2, 2),
             *block(w[2], w[3]),
             *block(w[3], w[3]),
-            nn.MaxPool2d(2, 2),
+            # last_pool_w=1 keeps twice the columns for the head: finer positions for the slots.
+            nn.MaxPool2d((2, last_pool_w), (2, last_pool_w)),
         )
         self.slots = slots
         self.num_class = num_class
+        cols = img_w // (8 * last_pool_w)
         # Identity at the trained input size; lets EasyOCR's own recognize() (any width) still run.
-        self.pool = nn.AdaptiveAvgPool2d((img_h // 16, img_w // 16))
-        flat = w[3] * (img_h // 16) * (img_w // 16)
+        self.pool = nn.AdaptiveAvgPool2d((img_h // 16, cols))
+        flat = w[3] * (img_h // 16) * cols
         self.head = nn.Sequential(
             nn.Flatten(),
             nn.Dropout(0.2),
-            nn.Linear(flat, 256),
+            nn.Linear(flat, hidden),
             nn.ReLU(True),
-            nn.Linear(256, slots * num_class),
+            nn.Linear(hidden, slots * num_class),
         )
 
     def slot_logits(self, input):

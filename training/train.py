@@ -126,7 +126,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init", type=Path, help="start from these weights (fine-tuning)")
     ap.add_argument("--no-export", action="store_true")
+    ap.add_argument(
+        "--network",
+        type=json.loads,
+        default={},
+        help='JSON overrides of NETWORK_PARAMS, e.g. {"hidden": 384}',
+    )
     args = ap.parse_args(argv)
+    params = {**NETWORK_PARAMS, **args.network}
 
     from training.dataset import RealTrain, SynthPool
     from training.evaluate import evaluate_module
@@ -142,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
-    model = build_model().to(device)
+    model = build_model(params).to(device)
     if args.init:
         state = torch.load(args.init, map_location="cpu", weights_only=False)
         model.load_state_dict(state.get("model", state))
@@ -231,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
                     "rng": rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(),
                     "charset": CHARSET,
-                    "network_params": NETWORK_PARAMS,
+                    "network_params": params,
                 }
                 torch.save(ck, args.run / "last.tmp")
                 (args.run / "last.tmp").replace(last)
