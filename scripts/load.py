@@ -130,6 +130,30 @@ def client(
                 tally.plates_read += 1
 
 
+def start_clients(
+    host: str,
+    port: int,
+    photos: list[tuple[str, bytes]],
+    total: int,
+    seconds: float,
+    clients: int,
+    tally: Tally,
+) -> list[threading.Thread]:
+    """Starts ``clients`` threads that share ``total`` requests, for at most ``seconds``."""
+    counter, stop_at = itertools_count(), time.monotonic() + seconds
+    threads = [
+        threading.Thread(
+            target=client,
+            args=(host, port, photos, counter, total, stop_at, tally),
+            daemon=True,
+        )
+        for _ in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
 class itertools_count:
     def __init__(self) -> None:
         self._n = -1
@@ -187,19 +211,7 @@ def main() -> int:
             # As many clients as the run: each server thread grows its own malloc arena and
             # torch scratch space once, and the trace showed the working size reached after about
             # a hundred concurrent requests, flat after that.
-            settle, settle_count = Tally(), itertools_count()
-            settle_until = time.monotonic() + 60
-            settlers = [
-                threading.Thread(
-                    target=client,
-                    args=(host, port, photos, settle_count, args.settle, settle_until, settle),
-                    daemon=True,
-                )
-                for _ in range(args.clients)
-            ]
-            for thread in settlers:
-                thread.start()
-            for thread in settlers:
+            for thread in start_clients(host, port, photos, args.settle, 60, args.clients, Tally()):
                 thread.join()
         rss_start = rss_kib(server.pid)
         model_note = "model loaded" if warm_status == 200 else "MODEL MISSING: smoke test only"
@@ -215,19 +227,11 @@ def main() -> int:
             f"{args.clients} clients, {args.requests} requests, cap {args.seconds:.0f} s"
         )
 
-        tally, counter = Tally(), itertools_count()
-        stop_at = time.monotonic() + args.seconds
+        tally = Tally()
         began = time.perf_counter()
-        threads = [
-            threading.Thread(
-                target=client,
-                args=(host, port, photos, counter, args.requests, stop_at, tally),
-                daemon=True,
-            )
-            for _ in range(args.clients)
-        ]
-        for thread in threads:
-            thread.start()
+        threads = start_clients(
+            host, port, photos, args.requests, args.seconds, args.clients, tally
+        )
         # RSS against requests done, sampled twice a second: a plateau and a leak look alike
         # in two snapshots but not in a trace.
         trace: list[tuple[int, int]] = []
