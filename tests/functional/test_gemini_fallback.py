@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -19,34 +16,11 @@ from moto import mock_aws
 from plate_ocr import gemini as gemini_module
 from plate_ocr.config import Settings
 from plate_ocr.gemini import GeminiReader, build_fallback, encode_for_gemini, extract_key
+from tests.support.gemini_stand_in import GeminiStandIn
+from tests.support.gemini_stand_in import gemini_answer as _answer
 
 KEY = "AIzaSy-test-key-which-must-never-be-logged-0123"
 REGION = "ap-northeast-2"
-
-
-@dataclass
-class Call:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-@dataclass
-class FakeGemini:
-    """Answers generateContent with whatever ``reply`` returns: (status, body, delay)."""
-
-    reply: Callable[[int], tuple[int, Any, float]]
-    calls: list[Call] = field(default_factory=list)
-    url: str = ""
-
-
-def _answer(payload: Any) -> dict[str, Any]:
-    text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-    return {
-        "candidates": [
-            {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}
-        ]
-    }
 
 
 @pytest.fixture(autouse=True)
@@ -57,37 +31,9 @@ def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def gemini() -> Iterator[FakeGemini]:
-    fake = FakeGemini(reply=lambda n: (200, _answer({"plate_number": None}), 0.0))
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            fake.calls.append(Call(self.path, dict(self.headers.items()), body))
-            status, payload, delay = fake.reply(len(fake.calls))
-            time.sleep(delay)
-            data = json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (timeout test)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_port}"
-    yield fake
-    server.shutdown()
-    server.server_close()
+def gemini() -> Iterator[GeminiStandIn]:
+    with GeminiStandIn(reply=lambda n: (200, _answer({"plate_number": None}), 0.0)) as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -95,7 +41,7 @@ def image() -> np.ndarray:
     return np.full((300, 600, 3), 180, dtype=np.uint8)
 
 
-def _reader(gemini: FakeGemini, key: str | None = KEY, **overrides: Any) -> GeminiReader:
+def _reader(gemini: GeminiStandIn, key: str | None = KEY, **overrides: Any) -> GeminiReader:
     settings = Settings(
         gemini_base_url=gemini.url,
         gemini_timeout_seconds=overrides.pop("timeout", 2.0),

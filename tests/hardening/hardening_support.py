@@ -6,15 +6,16 @@ A module with a unique name, as ``conftest`` is ambiguous when several test fold
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -123,56 +124,24 @@ def raw_http(host: str, port: int, request: bytes, timeout: float = 20.0) -> Rep
     return Reply(status, headers, body[:length])
 
 
-class GeminiStandIn:
-    """A loopback HTTP server answering generateContent as ``reply(n)`` says: (status, body, delay).
-
-    The real google-genai client talks to it (``PLATE_OCR_GEMINI_BASE_URL``); the same stand-in
-    as tests/functional/test_gemini_fallback.py, here as a context manager.
-    """
-
-    def __init__(self, reply: Any) -> None:
-        self.reply = reply
-        self.calls: list[dict[str, str]] = []
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                stand_in.calls.append(dict(self.headers.items()))
-                status, payload, delay = stand_in.reply(len(stand_in.calls))
-                time.sleep(delay)
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-
-    def __enter__(self) -> GeminiStandIn:
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def gemini_answer(payload: Any) -> dict[str, Any]:
-    """A generateContent response whose text is ``payload`` (JSON-encoded unless a string)."""
-    text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-    return {
-        "candidates": [
-            {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}
-        ]
-    }
+def run_handler_script(script: str, cwd: Path, **env: str) -> list[str]:
+    """Runs ``script`` in a fresh Python process that imports the handlers (settings and CORS are
+    read at import), with ``env`` added; returns its stdout lines minus the JSON log lines."""
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(FUNCTIONS_DIR),
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "WARNING",
+            **env,
+        },
+        timeout=120,
+        check=False,
+        cwd=cwd,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return [line for line in run.stdout.splitlines() if not line.startswith("{")]

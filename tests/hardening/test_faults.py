@@ -10,23 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from hardening_support import (
-    FUNCTIONS_DIR,
     PLATE,
     FakeLocator,
-    GeminiStandIn,
     RecordingRecognizer,
-    gemini_answer,
     http,
+    run_handler_script,
 )
 from moto import mock_aws
 from moto import settings as moto_settings
@@ -37,6 +31,7 @@ from plate_ocr import gemini as gemini_module
 from plate_ocr.config import Settings
 from plate_ocr.gemini import GeminiReader, build_fallback
 from plate_ocr.pipeline import Pipeline
+from tests.support.gemini_stand_in import GeminiStandIn, gemini_answer
 
 KEY = "AIzaSy-hardening-key-that-must-never-be-logged-42"
 REGION = "ap-northeast-2"
@@ -114,7 +109,7 @@ def test_gemini_faults_give_a_200_without_a_plate_and_never_log_the_key(
         "no_plate",
         "invalid_plate",
     )
-    assert gemini.calls and all(c["x-goog-api-key"] == KEY for c in gemini.calls)
+    assert gemini.calls and all(c.headers["x-goog-api-key"] == KEY for c in gemini.calls)
     assert len(gemini.calls) <= config.gemini_max_attempts
     out, err = capfd.readouterr()
     assert "gemini" in (out + debug_logs.text).lower()  # the fallback did log
@@ -248,25 +243,6 @@ def test_the_handlers_start_without_a_model_directory(tmp_path):
         "r = api.app.lambda_handler(make_api_event('POST', '/warmup'), LambdaContext())\n"
         "print(r['statusCode'], r['body'])\n"
     )
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(FUNCTIONS_DIR),
-        "PLATE_OCR_MODEL_DIR": str(tmp_path / "no-such-dir"),
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "LOG_LEVEL": "WARNING",
-    }
-    run = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-        cwd=Path(tmp_path),
-    )
-
-    assert run.returncode == 0, run.stderr[-2000:]
-    lines = [line for line in run.stdout.splitlines() if not line.startswith("{")]
+    lines = run_handler_script(script, tmp_path, PLATE_OCR_MODEL_DIR=str(tmp_path / "no-such-dir"))
     assert lines[0] == "200"
     assert lines[1].startswith("503") and "model_unavailable" in lines[1]

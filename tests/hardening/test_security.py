@@ -8,14 +8,12 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
-from hardening_support import FUNCTIONS_DIR, ROOT, http
+from hardening_support import ROOT, http, run_handler_script
 from moto import mock_aws
 
 from plate_ocr.batch import S3Store
@@ -164,25 +162,8 @@ def test_a_narrowed_cors_origin_is_granted_to_that_origin_only(tmp_path):
         "    headers = {k.lower(): v for k, v in (r.get('multiValueHeaders') or {}).items()}\n"
         "    print(json.dumps(headers.get('access-control-allow-origin')))\n"
     )
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(FUNCTIONS_DIR),
-        "CORS_ORIGINS": "https://plates.example.kr",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "LOG_LEVEL": "WARNING",
-    }
-    run = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-    )
-
-    assert run.returncode == 0, run.stderr[-2000:]
-    granted, refused = [json.loads(x) for x in run.stdout.splitlines() if not x.startswith("{")]
+    lines = run_handler_script(script, tmp_path, CORS_ORIGINS="https://plates.example.kr")
+    granted, refused = [json.loads(x) for x in lines]
     assert granted == ["https://plates.example.kr"]
     assert refused in (None, [])
 
