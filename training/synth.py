@@ -194,8 +194,12 @@ def random_label(rng: np.random.Generator, kind: str) -> tuple[list[str], int]:
     """Tokens of a plate string for ``kind`` and how many of them sit on the top row (two-row
     kinds)."""
 
-    def digits(n: int) -> list[str]:
-        return [str(d) for d in rng.integers(0, 10, n)]
+    def digits(n: int, front: bool = False) -> list[str]:
+        # Numbers as issued: three-digit vehicle classes start at 100, and no group is all zeros.
+        while True:
+            out = [str(d) for d in rng.integers(0, 10, n)]
+            if not (front and n == 3 and out[0] == "0") and set(out) != {"0"}:
+                return out
 
     def syllable(pool: str) -> str:
         return pool[int(rng.integers(len(pool)))]
@@ -207,13 +211,14 @@ def random_label(rng: np.random.Generator, kind: str) -> tuple[list[str], int]:
         return [*digits(2), syllable(pool), *digits(4)], 0
     if kind in ("white8", "holo8"):
         pool = PRIVATE if r < 0.5 else general
-        return [*digits(3), syllable(pool), *digits(4)], 0
+        return [*digits(3, front=True), syllable(pool), *digits(4)], 0
     region = REGIONS[int(rng.integers(len(REGIONS)))]
+    civil = PRIVATE + RENTAL + COMMERCIAL  # military plates carry no region
     if kind in ("yellow2", "yellow1"):
-        pool = COMMERCIAL if r < 0.8 else general
+        pool = COMMERCIAL if r < 0.8 else civil
         return [region, *digits(2), syllable(pool), *digits(4)], 3
     if kind == "green2r":
-        pool = PRIVATE if r < 0.6 else general
+        pool = PRIVATE if r < 0.6 else civil
         return [region, *digits(2), syllable(pool), *digits(4)], 3
     if kind == "green2":
         pool = PRIVATE if r < 0.6 else general
@@ -222,6 +227,34 @@ def random_label(rng: np.random.Generator, kind: str) -> tuple[list[str], int]:
         prefix = DIPLOMATIC[int(rng.integers(len(DIPLOMATIC)))]
         return [prefix, *digits(3), *digits(3)], 0
     raise ValueError(kind)
+
+
+def _restroke(mask: np.ndarray, weight: float) -> np.ndarray:
+    """The glyph with its strokes thinned (``weight`` < 1) or thickened (> 1) by that factor.
+
+    The plate-typeface glyphs are bold, while many real plates (older ones above all) print a
+    lighter cut: trained on one weight only, the network tells 하 from 아, or 호 from 오, by
+    stroke mass rather than shape.
+    """
+    if abs(weight - 1.0) < 0.04:
+        return mask
+    h, w = mask.shape[:2]
+    scale = min(1.0, 128 / max(h, 1))
+    m = (
+        cv2.resize(mask, (max(1, round(w * scale)), max(1, round(h * scale))), cv2.INTER_AREA)
+        if scale < 1.0
+        else mask
+    )
+    ink = m > 127
+    if not ink.any():
+        return mask
+    dist = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 3)
+    stroke = 2.0 * float(np.percentile(dist[ink], 90))
+    r = round(abs(weight - 1.0) * stroke / 2)
+    if r < 1:
+        return m
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.erode(m, kernel) if weight < 1.0 else cv2.dilate(m, kernel)
 
 
 def _paste(
@@ -343,11 +376,13 @@ def render_clean(rng: np.random.Generator, kind: str) -> tuple[np.ndarray, str, 
     syl_w = rng.uniform(0.55, 0.85) if not two_row and rng.random() < 0.65 else 1.0
     syl_left = rng.random() < 0.6
     glyph_w = rng.uniform(0.82, 1.0) if rng.random() < 0.5 else 1.0
+    # One stroke weight per plate: real plates keep one type cut across their characters.
+    weight = rng.uniform(0.5, 1.15) if rng.random() < 0.6 else 1.0
     # Row membership for small top-row digits of two-row kinds.
     top_y = min(b[1] for b in boxes)
     for i, (tok, box) in enumerate(zip(tokens, boxes, strict=True)):
         small = two_row and box[1] <= top_y + 2
-        mask = _glyph(rng, cls, tok, small, font_p)
+        mask = _restroke(_glyph(rng, cls, tok, small, font_p), weight)
         x, y, w, h = box
         f = syl_w if (len(tok) == 1 and not tok.isdigit()) else glyph_w
         if f < 1.0:

@@ -41,7 +41,7 @@ def test_every_plate_kind_renders_a_valid_plate_string(kind: str) -> None:
 
     synth = _synth()
     rng = np.random.default_rng(7)
-    for _ in range(5):
+    for _ in range(20):
         plate = synth.make_plate(rng, kind)
         assert is_valid(plate.label), plate.label
         assert plate.image.dtype == np.uint8 and plate.image.ndim == 3
@@ -81,3 +81,22 @@ def test_model_input_has_the_network_size_for_one_and_two_row_plates() -> None:
         plate = synth.make_plate(rng, kind)
         x = to_model_input(plate.image, plate.two_row)
         assert x.shape == (IMG_H, IMG_W) and x.dtype == np.uint8
+
+
+@pytest.mark.parametrize("weight", [0.5, 1.15])
+def test_restroke_thins_or_thickens_a_glyph(weight: float) -> None:
+    synth = _synth()
+    glyph = synth._class_glyphs("P1-1")["korean"]["하"]
+    out = synth._restroke(glyph, weight)
+    # The glyph is worked on at 128 px high; compare ink shares at that size.
+    base = synth._restroke(glyph, 1.0)
+    small = __import__("cv2").resize(base, (out.shape[1], out.shape[0]))
+    ink_out, ink_base = (out > 127).mean(), (small > 127).mean()
+    assert out.shape[0] == 128
+    assert (ink_out < 0.85 * ink_base) if weight < 1 else (ink_out > 1.05 * ink_base)
+
+
+def test_restroke_leaves_a_normal_weight_alone() -> None:
+    synth = _synth()
+    glyph = synth._class_glyphs("P1-1")["korean"]["하"]
+    assert synth._restroke(glyph, 1.0) is glyph
