@@ -61,9 +61,9 @@ container-test: setup ## build the Lambda image and sam-local-invoke both functi
 
 train: setup ## train the recogniser from scratch and export it to models/ (TRAIN_ARGS=--resume resumes)
 	bash scripts/install-system-deps.sh --training
-	$(BIN)/python -m training.train --no-export $(TRAIN_ARGS)
+	$(BIN)/python -m training.train --no-export --eval-every 2000 $(TRAIN_ARGS)
 	$(BIN)/python -m training.train --run runs/korplate-ft --init runs/korplate/last.pt --no-render \
-		--steps 1200 --lr 3e-4 --real-frac 0.5 --seed 99 --eval-every 400
+		--steps 1200 --warmup 96 --batch 48 --lr 3e-4 --real-frac 0.5 --seed 99 --eval-every 400
 	$(BIN)/python -m training.evaluate
 
 eval: setup ## stage-1 accuracy on the val split of ../shared

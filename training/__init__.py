@@ -9,28 +9,34 @@ Modules:
     checkpoint. evaluate: ``python -m training.evaluate`` scores the shipped model on the real
     ``val`` crops.
 
-The network (``models/korplate.py``, ``head: slots``) is a small CNN (1.26 M parameters, 2.5 MB
-in float16) that classifies the 9 character positions of a plate at once and returns them
-interleaved with blanks, so EasyOCR's CTC decoding reads it. A CRNN (``head: crnn``) is kept in the
-same file; on this CPU budget it sat on the CTC plateau (0% exact after 2,000 steps) where the slot
-network reached 45%.
+The network (``models/korplate.py``, ``head: slots``) is a small CNN (2.66 M parameters, 5.3 MB
+in float16; ``hidden: 384``, ``last_pool_w: 1``) that classifies the 9 character positions of a
+plate at once and returns them interleaved with blanks, so EasyOCR's CTC decoding reads it. A CRNN
+(``head: crnn``) is kept in the same file; on a CPU budget it sat on the CTC plateau (0% exact after
+2,000 steps) where the slot network reached 45%.
 
 Two-row plates are split between their rows and read as ``[top | bottom]``; squarish crops are read
 both ways, and the training data teaches the wrong layout to read as nothing (``NEGATIVE_P``).
 
-Reproducing the shipped model (``make train``): a main run, then a short fine-tune with half of
-every batch from the real ``train`` split, which exports into ``models/``::
+Reproducing the shipped model (``make train``): a main run on synthetic plates only, then a short
+fine-tune with half of every batch from the real ``train`` split, which exports into ``models/``::
 
-    .venv/bin/python -m training.train --no-export   # render shards, 8000 steps (add --resume)
+    .venv/bin/python -m training.train --no-export   # render 185 shards, 28006 steps of 128
     .venv/bin/python -m training.train --run runs/korplate-ft --init runs/korplate/last.pt \
-        --no-render --steps 1200 --lr 3e-4 --real-frac 0.5 --seed 99 --eval-every 400
+        --no-render --steps 1200 --warmup 96 --batch 48 --lr 3e-4 --real-frac 0.5 --seed 99
     .venv/bin/python -m training.evaluate            # val accuracy and latency of models/
 
-On the shared 2-core CPU the main run took about 75 minutes (0.5-0.6 s per step of 48, beside the
-two shard renderers) and the fine-tune about 11 minutes. The shipped run was interrupted and
-resumed with changed settings on the way (schedule re-timed, real share raised from 0.15 to 0.4,
-generator improved while its shards were rendering); the defaults above are that recipe cleaned
-up, so a rerun gives an equivalent model, not a bit-identical one.
+The shipped main run went on a lent H200 GPU: 13 renderer processes (``python -m training.dataset``,
+13 shards each) on its CPU cores beside ``python -m training.train --no-render --min-shards 13
+--fit-seconds 390``; the schedule settled on 28006 steps of 12-13 ms (7.3 minutes) and the pool grew
+from 26,000 to 366,000 plates meanwhile. A second trainer shared the GPU (batch 256, 18,665 steps;
+it scored lower and was not shipped). On this 2-core CPU the same steps are estimated at about 12
+hours (1.5 s a step measured; not run end to end), resumable with ``--resume``. The fine-tune ran on
+the 2-core CPU in 11 minutes with its synthetic half from 6 shards. All those shards were rendered
+before the generator's number rules were tightened (a three-digit class never starts with 0, no
+region on military plates): about 10% of their 8-character labels and 2% of their yellow ones are
+not issuable numbers. A rerun gives an equivalent model, not a bit-identical one: which shards exist
+at which step depends on the machine.
 
 Assets are read from ``../shared/plate-assets`` and ``../shared/datasets/kr-plates``
 (``PLATE_ASSETS`` and ``PLATE_DATASET`` override), and Korean fonts from Debian's ``fonts-nanum`` /

@@ -1,0 +1,33 @@
+"""The training schedule fits a timed lease and can be re-timed when a run is resumed."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+
+def test_fitted_steps_time_the_pace_after_the_warm_steps() -> None:
+    from training.train import fitted_steps
+
+    # 100 slow steps took 7 s, the next 200 took 2 s: 10 ms a step, 373 s left of 380.
+    assert fitted_steps(300, 9.0, 380.0, 60_000, warm=(100, 7.0)) == 100 + 37_300
+    # Never more than planned, never fewer than one step past the current one.
+    assert fitted_steps(300, 9.0, 380.0, 5_000, warm=(100, 7.0)) == 5_000
+    assert fitted_steps(300, 400.0, 380.0, 60_000) == 301
+
+
+def test_retime_moves_the_end_of_the_schedule_and_keeps_the_warm_up() -> None:
+    from training.train import retime
+
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=1000, pct_start=0.1)
+    retime(sched, 500)
+    lrs = []
+    for _ in range(499):
+        opt.step()
+        sched.step()
+        lrs.append(sched.get_last_lr()[0])
+    assert max(lrs) == pytest.approx(1e-3, rel=1e-3)
+    assert lrs.index(max(lrs)) == 98  # the peak is still at the end of the 100-step warm-up
+    assert lrs[-1] < 1e-5  # annealed by step 500, not 1000
