@@ -16,6 +16,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _steps_line(ck: dict) -> str:
+    before = int(ck.get("steps_before", 0))
+    if before:
+        return f"# trained steps: {before} + {ck['step']} fine-tuning"
+    return f"# trained steps: {ck['step']}"
+
+
 def export(checkpoint: Path, out_dir: Path, network: str = "korplate") -> None:
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     state = {
@@ -37,7 +44,7 @@ def export(checkpoint: Path, out_dir: Path, network: str = "korplate") -> None:
         f"character_list: {json.dumps(charset, ensure_ascii=False)}",
         "network_params:",
         *(f"  {k}: {v}" for k, v in params.items()),
-        f"# trained steps: {ck['step']}",
+        _steps_line(ck),
     ]
     (out_dir / f"{network}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"exported step {ck['step']} to {out_dir}/{network}.{{pth,yaml}}")

@@ -186,8 +186,11 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed)
 
     model = build_model(params).to(device)
+    # Steps the starting weights had already trained (a fine-tune's main run), for the export.
+    steps_before = 0
     if args.init:
         state = torch.load(args.init, map_location="cpu", weights_only=False)
+        steps_before = int(state.get("steps_before", 0)) + int(state.get("step", 0))
         model.load_state_dict(state.get("model", state))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -209,6 +212,7 @@ def main(argv: list[str] | None = None) -> None:
             # A run may be shortened or lengthened when resumed: the decay phase is re-timed.
             retime(sched, args.steps)
         step = ck["step"]
+        steps_before = int(ck.get("steps_before", steps_before))
         rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"])
         print(f"resumed at step {step}", flush=True)
@@ -289,6 +293,7 @@ def main(argv: list[str] | None = None) -> None:
                     "torch_rng": torch.get_rng_state(),
                     "charset": CHARSET,
                     "network_params": params,
+                    "steps_before": steps_before,
                 }
                 torch.save(ck, args.run / "last.tmp")
                 (args.run / "last.tmp").replace(last)

@@ -1,4 +1,4 @@
-"""The training schedule fits a timed lease and can be re-timed when a run is resumed."""
+"""The training schedule fits a timed lease and can be re-timed; the export records the steps."""
 
 from __future__ import annotations
 
@@ -31,3 +31,22 @@ def test_retime_moves_the_end_of_the_schedule_and_keeps_the_warm_up() -> None:
     assert max(lrs) == pytest.approx(1e-3, rel=1e-3)
     assert lrs.index(max(lrs)) == 98  # the peak is still at the end of the 100-step warm-up
     assert lrs[-1] < 1e-5  # annealed by step 500, not 1000
+
+
+def test_export_names_the_main_run_and_fine_tune_steps(tmp_path) -> None:
+    from training.charset import CHARSET
+    from training.export import export
+    from training.train import NETWORK_PARAMS, build_model
+
+    ck = {
+        "model": build_model().state_dict(),
+        "charset": CHARSET,
+        "network_params": NETWORK_PARAMS,
+        "step": 1200,
+        "steps_before": 28006,
+    }
+    torch.save(ck, tmp_path / "last.pt")
+    export(tmp_path / "last.pt", tmp_path / "out")
+    yaml = (tmp_path / "out" / "korplate.yaml").read_text(encoding="utf-8")
+    assert "# trained steps: 28006 + 1200 fine-tuning" in yaml
+    assert "hidden: 384" in yaml
