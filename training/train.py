@@ -76,11 +76,15 @@ def to_tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x.astype(np.float32)[:, None] / 127.5 - 1.0)
 
 
-def retime(sched: torch.optim.lr_scheduler.OneCycleLR, total: int) -> None:
-    """Moves the end of a one-cycle schedule to ``total`` steps (the warm-up stays as it was)."""
+def retime(sched: torch.optim.lr_scheduler.OneCycleLR, total: int) -> int:
+    """Moves the end of a one-cycle schedule to ``total`` steps (the warm-up stays as it was, so
+    the end never comes before the warm-up's)."""
+    warm_end = int(sched._schedule_phases[0]["end_step"])  # type: ignore[attr-defined]
+    total = max(total, warm_end + 2)
     sched.total_steps = total
     sched._schedule_phases[-1]["end_step"] = total - 1  # type: ignore[attr-defined]
     print(f"schedule re-timed to {total} steps", flush=True)
+    return total
 
 
 def fitted_steps(
@@ -210,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         sched.load_state_dict(ck["sched"])
         if sched.total_steps != args.steps:
             # A run may be shortened or lengthened when resumed: the decay phase is re-timed.
-            retime(sched, args.steps)
+            args.steps = retime(sched, args.steps)
         step = ck["step"]
         steps_before = int(ck.get("steps_before", steps_before))
         rng.bit_generator.state = ck["rng"]
@@ -267,8 +271,7 @@ def main(argv: list[str] | None = None) -> None:
                     step - first_step, time.time() - started, args.fit_seconds, args.steps, warm
                 )
                 if total + first_step < sched.total_steps:
-                    args.steps = total + first_step
-                    retime(sched, args.steps)
+                    args.steps = retime(sched, total + first_step)
             if step % 100 == 0:
                 rate = (time.time() - t0) / 100
                 t0 = time.time()

@@ -11,6 +11,7 @@ ASSETS = Path(__file__).resolve().parents[3] / "shared" / "plate-assets" / "blas
 pytestmark = pytest.mark.skipif(not ASSETS.is_dir(), reason="../shared/plate-assets is absent")
 
 np = pytest.importorskip("numpy")
+cv2 = pytest.importorskip("cv2")
 
 
 def _synth():  # imported lazily: the module reads the assets and fonts
@@ -90,7 +91,7 @@ def test_restroke_thins_or_thickens_a_glyph(weight: float) -> None:
     out = synth._restroke(glyph, weight)
     # The glyph is worked on at 128 px high; compare ink shares at that size.
     base = synth._restroke(glyph, 1.0)
-    small = __import__("cv2").resize(base, (out.shape[1], out.shape[0]))
+    small = cv2.resize(base, (out.shape[1], out.shape[0]))
     ink_out, ink_base = (out > 127).mean(), (small > 127).mean()
     assert out.shape[0] == 128
     assert (ink_out < 0.85 * ink_base) if weight < 1 else (ink_out > 1.05 * ink_base)

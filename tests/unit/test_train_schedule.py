@@ -50,3 +50,12 @@ def test_export_names_the_main_run_and_fine_tune_steps(tmp_path) -> None:
     yaml = (tmp_path / "out" / "korplate.yaml").read_text(encoding="utf-8")
     assert "# trained steps: 28006 + 1200 fine-tuning" in yaml
     assert "hidden: 384" in yaml
+
+
+def test_retime_never_ends_the_schedule_inside_its_warm_up() -> None:
+    from training.train import retime
+
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=1000, pct_start=0.1)
+    retime(sched, 50)
+    assert sched.total_steps == 101
