@@ -6,10 +6,11 @@ What it does, in order:
    ``--no-render``;
 2. trains the network of ``models/korplate.py`` (by default the slot CNN: one softmax per character
    position, cross-entropy) with AdamW and a one-cycle schedule, on batches of synthetic plates
-   mixed with augmented crops of the real ``train`` split (``--real-frac``; never ``val``);
+   mixed with augmented real crops (``--real-frac``): the kr-plates ``train`` crops and the
+   accepted plates of the unlabelled scenes, without the dev split (never ``val``);
 3. checkpoints to ``runs/<run>/last.pt`` every ``--ckpt-every`` steps; ``--resume`` continues from
    there (same schedule, same data order), so a long run can span several sittings;
-4. every ``--eval-every`` steps prints exact match on the real ``val`` crops (measurement only);
+4. every ``--eval-every`` steps prints exact match on the dev split (real crops never trained on);
 5. at the end exports ``models/korplate.{pth,yaml}`` (``training.export``).
 
 Seeds are fixed (``--seed``); torch uses CUDA when present. The defaults are the main stage of the
@@ -32,23 +33,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from plate_ocr.recognizer_config import RecognizerConfig
 from training.charset import CHARSET
+from training.loop import one_cycle, restore, retime, save
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "models"))
 
 import korplate  # noqa: E402
 
-NETWORK_PARAMS: dict[str, object] = {
-    "head": "slots",
-    "input_channel": 1,
-    "slots": 9,
-    "width": 128,
-    "img_h": 32,
-    "img_w": 160,
-    "hidden": 384,
-    "last_pool_w": 1,
-}
+#: The shipped model's shape and size (models/korplate.yaml): a retrain builds the same network
+#: unless ``--network`` says otherwise, and the export writes what it built back.
+NETWORK_PARAMS: dict[str, object] = dict(
+    RecognizerConfig.read(REPO / "models" / "korplate.yaml").network_params
+)
 
 
 def build_model(params: dict[str, object] | None = None) -> torch.nn.Module:
@@ -76,17 +74,6 @@ def to_tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x.astype(np.float32)[:, None] / 127.5 - 1.0)
 
 
-def retime(sched: torch.optim.lr_scheduler.OneCycleLR, total: int) -> int:
-    """Moves the end of a one-cycle schedule to ``total`` steps (the warm-up stays as it was, so
-    the end never comes before the warm-up's)."""
-    warm_end = int(sched._schedule_phases[0]["end_step"])  # type: ignore[attr-defined]
-    total = max(total, warm_end + 2)
-    sched.total_steps = total
-    sched._schedule_phases[-1]["end_step"] = total - 1  # type: ignore[attr-defined]
-    print(f"schedule re-timed to {total} steps", flush=True)
-    return total
-
-
 def fitted_steps(
     step: int, elapsed: float, budget: float, planned: int, warm: tuple[int, float] = (0, 0.0)
 ) -> int:
@@ -96,6 +83,18 @@ def fitted_steps(
     warm_step, warm_elapsed = warm
     pace = (elapsed - warm_elapsed) / max(step - warm_step, 1)
     return max(step + 1, min(planned, warm_step + int((budget - warm_elapsed) / pace)))
+
+
+def exported_steps(yaml: Path) -> tuple[int, str]:
+    """The steps an exported model was trained for, and how, from its yaml's ``# trained steps``
+    line (``28006 + 1200 fine-tuning``)."""
+    import re
+
+    prefix = "# trained steps:"
+    for line in yaml.read_text(encoding="utf-8").splitlines():
+        if line.startswith(prefix):
+            return sum(int(n) for n in re.findall(r"\d+", line)), line[len(prefix) :].strip()
+    return 0, ""
 
 
 def _start_renderers(pool: Path, shards: int, workers: int) -> list[subprocess.Popen[bytes]]:
@@ -192,34 +191,31 @@ def main(argv: list[str] | None = None) -> None:
     model = build_model(params).to(device)
     # Steps the starting weights had already trained (a fine-tune's main run), for the export.
     steps_before = 0
+    # How the starting weights were trained, for the export's "# trained steps" line.
+    history = ""
     if args.init:
         state = torch.load(args.init, map_location="cpu", weights_only=False)
-        steps_before = int(state.get("steps_before", 0)) + int(state.get("step", 0))
-        model.load_state_dict(state.get("model", state))
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt,
-        max_lr=args.lr,
-        total_steps=args.steps,
-        pct_start=args.warmup / args.steps,
-        div_factor=20,
-        final_div_factor=200,
-    )
+        if "model" in state:
+            from training.export import steps_history
+
+            steps_before = int(state.get("steps_before", 0)) + int(state.get("step", 0))
+            history = steps_history(state)
+            model.load_state_dict(state["model"])
+        else:
+            # An exported model (models/korplate.pth): "module."-prefixed float16 weights; its
+            # steps are in the yaml beside it.
+            steps_before, history = exported_steps(args.init.with_suffix(".yaml"))
+            model.load_state_dict({k.removeprefix("module."): v.float() for k, v in state.items()})
+    opt, sched = one_cycle(model, args.lr, args.steps, args.warmup, final_div=200)
     step = 0
     last = args.run / "last.pt"
     if args.resume and last.exists():
-        ck = torch.load(last, map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        if sched.total_steps != args.steps:
-            # A run may be shortened or lengthened when resumed: the decay phase is re-timed.
-            args.steps = retime(sched, args.steps)
+        ck = restore(last, model, opt, sched, args.steps)
+        args.steps = sched.total_steps
         step = ck["step"]
         steps_before = int(ck.get("steps_before", steps_before))
+        history = str(ck.get("history", history))
         rng.bit_generator.state = ck["rng"]
-        torch.set_rng_state(ck["torch_rng"])
-        print(f"resumed at step {step}", flush=True)
 
     renderers = (
         [] if args.no_render else _start_renderers(args.pool, args.pool_shards, args.render_workers)
@@ -287,24 +283,24 @@ def main(argv: list[str] | None = None) -> None:
                 log.write(json.dumps(msg) + "\n")
                 log.flush()
             if step % args.ckpt_every == 0 or step == args.steps:
-                ck = {
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "sched": sched.state_dict(),
-                    "step": step,
-                    "rng": rng.bit_generator.state,
-                    "torch_rng": torch.get_rng_state(),
-                    "charset": CHARSET,
-                    "network_params": params,
-                    "steps_before": steps_before,
-                }
-                torch.save(ck, args.run / "last.tmp")
-                (args.run / "last.tmp").replace(last)
+                save(
+                    last,
+                    model=model.state_dict(),
+                    opt=opt.state_dict(),
+                    sched=sched.state_dict(),
+                    step=step,
+                    rng=rng.bit_generator.state,
+                    torch_rng=torch.get_rng_state(),
+                    charset=CHARSET,
+                    network_params=params,
+                    steps_before=steps_before,
+                    history=history,
+                )
             if can_eval and (step % args.eval_every == 0 or step == args.steps):
                 model.eval()
                 res = evaluate_module(model.cpu() if device.type != "cpu" else model, CHARSET)
                 model.to(device).train()
-                msg = {"step": step, "val": res["summary"]}
+                msg = {"step": step, "dev": res["summary"]}
                 print(json.dumps(msg, ensure_ascii=False), flush=True)
                 log.write(json.dumps(msg, ensure_ascii=False) + "\n")
                 log.flush()

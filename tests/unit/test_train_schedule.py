@@ -18,7 +18,7 @@ def test_fitted_steps_time_the_pace_after_the_warm_steps() -> None:
 
 
 def test_retime_moves_the_end_of_the_schedule_and_keeps_the_warm_up() -> None:
-    from training.train import retime
+    from training.loop import retime
 
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=1000, pct_start=0.1)
@@ -53,7 +53,7 @@ def test_export_names_the_main_run_and_fine_tune_steps(tmp_path) -> None:
 
 
 def test_retime_never_ends_the_schedule_inside_its_warm_up() -> None:
-    from training.train import retime
+    from training.loop import retime
 
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=1000, pct_start=0.1)

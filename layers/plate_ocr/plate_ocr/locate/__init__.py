@@ -1,0 +1,150 @@
+"""Finding plates in photos: the learned detector, the tight-crop shortcut, and rectification.
+
+Modules:
+    net: the detector's network (MobileNetV3-Small backbone, FPN, keypoint head).
+    detector: :class:`~plate_ocr.locate.detector.PlateDetector`, the shipped network's inference.
+    crops: whether a photo is itself a tight plate crop (classical, under a millisecond).
+    geometry: corner order, quad measures and overlap, rectification of a plate for reading.
+
+:class:`PlateFinder` puts them together behind :class:`plate_ocr.engines.Locator`. Heavy imports
+(cv2, numpy, torch) happen when a finder is built or used, not when this package is imported.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from plate_ocr.engines import PlateRegion
+from plate_ocr.locate.geometry import rectify
+from plate_ocr.results import Quad
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from plate_ocr.locate.detector import Detection, PlateDetector
+
+    Image = npt.NDArray[Any]
+
+__all__ = ["PlateFinder", "TiledFinder"]
+
+
+class _DetectorFinder:
+    """What both finders share: the detector, their limits, and turning detections into regions."""
+
+    def __init__(self, detector: PlateDetector, *, max_regions: int = 8, crop_height: int = 64):
+        self.detector = detector
+        self.max_regions = max_regions
+        self.crop_height = crop_height
+
+    def _regions(self, image: Image, found: list[Detection]) -> list[PlateRegion]:
+        """The best detections, overlapping ones merged, each with its crop from ``image``."""
+        from plate_ocr.locate.detector import suppress
+
+        return [
+            PlateRegion(box=d.quad, crop=rectify(image, d.quad, self.crop_height), score=d.score)
+            for d in suppress(found, self.max_regions)
+        ]
+
+
+class PlateFinder(_DetectorFinder):
+    """Finds the plates of a BGR photo; implements :class:`plate_ocr.engines.Locator`.
+
+    A photo that is a tight plate crop already (:func:`plate_ocr.locate.crops.crop_score`) is
+    returned whole, alone. Any other photo goes to the detector: each plate it scores at or above
+    its threshold becomes a region with its 4 corners, its score and a rectified crop cut from the
+    full-resolution photo. A small, plate-shaped photo (a loose crop, most likely) is also looked
+    at with a wide grey margin around it (:data:`CROP_PAD`): scaled to the canvas, a plate that
+    fills the photo is far larger than any the detector learned, and it finds a piece of it (the
+    serial alone); with room around it, it is an ordinary plate. The two looks' plates are merged,
+    the surer of two overlapping ones kept. Nothing else is ever a region: no whole-photo guesses.
+
+    Args:
+        detector: The learned detector.
+        max_regions: At most this many plates per photo.
+        crop_height: Height of rectified one-row crops (squarish ones are twice as high).
+    """
+
+    def locate(self, image: Image) -> list[PlateRegion]:
+        """Plate regions of a photo, best first."""
+        from plate_ocr.locate.crops import MIN_SCORE, crop_score
+
+        image = as_bgr(image)
+        if not usable(image):
+            return []
+        score = crop_score(image)
+        if score is not None and score >= MIN_SCORE:
+            h, w = image.shape[:2]
+            whole = ((0.0, 0.0), (w - 1.0, 0.0), (w - 1.0, h - 1.0), (0.0, h - 1.0))
+            return [PlateRegion(box=whole, crop=image, score=score, whole=True)]
+        found = self.detector.detect(image, max_plates=self.max_regions)
+        if _crop_like(image):
+            found += self.detector.detect(image, max_plates=self.max_regions, pad=CROP_PAD)
+        return self._regions(image, found)
+
+
+#: The grey margin (times the photo's size, each side) of the second look at a crop-like photo.
+CROP_PAD = 1.0
+
+
+def _crop_like(image: Image) -> bool:
+    """A photo small and plate-shaped enough to be a crop around one plate."""
+    from plate_ocr.locate.crops import ASPECT_RANGE, MAX_SIDE
+
+    h, w = int(image.shape[0]), int(image.shape[1])
+    return max(h, w) <= 2 * MAX_SIDE and 0.8 * ASPECT_RANGE[0] <= w / h <= ASPECT_RANGE[1]
+
+
+class TiledFinder(_DetectorFinder):
+    """A closer look for small plates: the detector on overlapping tiles of a large photo.
+
+    The detector sees a whole photo scaled to its canvas (512 px wide), where a plate 100 px wide
+    in a 1600 px photo is 32 px. On 2 x 2 tiles (a fifth of each side overlapping) it sees the same
+    plate at 1.6 times that size. Photos smaller than twice the canvas gain little and are left
+    alone. The pipeline asks it only when the whole-photo pass read no confident plate.
+    """
+
+    def locate(self, image: Image) -> list[PlateRegion]:
+        """Plate regions found on the tiles, best first, duplicates across tiles merged."""
+        from plate_ocr.locate.detector import Detection
+
+        image = as_bgr(image)
+        h, w = image.shape[:2]
+        if not usable(image) or max(h, w) < 2 * self.detector.config.input_long:
+            return []
+        th, tw = round(h * 0.6), round(w * 0.6)
+        found: list[Detection] = []
+        for y0 in (0, h - th):
+            for x0 in (0, w - tw):
+                tile = image[y0 : y0 + th, x0 : x0 + tw]
+                # A plate cut by an edge inside the photo is seen whole by the next tile.
+                inner = (x0 > 0, y0 > 0, x0 + tw < w, y0 + th < h)
+                for d in self.detector.detect(tile, max_plates=self.max_regions):
+                    if _touches(d.quad, tw, th, inner):
+                        continue
+                    quad = tuple((x + x0, y + y0) for x, y in d.quad)
+                    found.append(Detection(quad, d.score))  # type: ignore[arg-type]
+        return self._regions(image, found)
+
+
+def _touches(quad: Quad, w: int, h: int, edges: tuple[bool, bool, bool, bool]) -> bool:
+    """Whether a quad reaches within 2 px of one of the chosen edges (left, top, right, bottom)."""
+    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+    reach = (min(xs) <= 2, min(ys) <= 2, max(xs) >= w - 3, max(ys) >= h - 3)
+    return any(edge and near for edge, near in zip(edges, reach, strict=True))
+
+
+def usable(image: Image) -> bool:
+    """A 3-channel image of at least 8 x 8 pixels."""
+    return image.ndim == 3 and image.shape[2] == 3 and image.shape[0] >= 8 and image.shape[1] >= 8
+
+
+def as_bgr(image: Image) -> Image:
+    """Grey and BGRA photos as BGR, so every path sees three channels."""
+    import cv2
+
+    out: Image = image
+    if image.ndim == 2 and image.size:
+        out = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif image.ndim == 3 and image.shape[2] == 4 and image.size:
+        out = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return out

@@ -1,0 +1,68 @@
+"""What both trainers (the recogniser's and the detector's) share: the optimiser and its one-cycle
+schedule, and checkpoints that a later sitting resumes from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def one_cycle(
+    model: torch.nn.Module, lr: float, steps: int, warmup: int, final_div: float
+) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.OneCycleLR]:
+    """AdamW (weight decay 1e-4) with a one-cycle schedule: ``warmup`` steps up from lr / 20 to
+    ``lr``, then down to lr / 20 / ``final_div`` at ``steps``."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=lr,
+        total_steps=steps,
+        pct_start=warmup / steps,
+        div_factor=20,
+        final_div_factor=final_div,
+    )
+    return opt, sched
+
+
+def save(path: Path, **state: Any) -> None:
+    """Writes a checkpoint whole or not at all (a killed run never leaves half a file)."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def restore(
+    path: Path,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.OneCycleLR,
+    steps: int,
+) -> dict[str, Any]:
+    """Loads a checkpoint's weights, optimiser, schedule and torch generator into the live objects,
+    and returns the checkpoint for the trainer's own fields (its step, its data order).
+
+    A run may be resumed with another number of ``steps`` (shortened or lengthened): the schedule's
+    decay is re-timed to end there (:func:`retime`).
+    """
+    ck: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["opt"])
+    sched.load_state_dict(ck["sched"])
+    torch.set_rng_state(ck["torch_rng"])
+    if sched.total_steps != steps:
+        retime(sched, steps)
+    print(f"resumed at step {ck['step']}", flush=True)
+    return ck
+
+
+def retime(sched: torch.optim.lr_scheduler.OneCycleLR, total: int) -> int:
+    """Moves the end of a one-cycle schedule to ``total`` steps (the warm-up stays as it was, so
+    the end never comes before the warm-up's)."""
+    warm_end = int(sched._schedule_phases[0]["end_step"])  # type: ignore[attr-defined]
+    total = max(total, warm_end + 2)
+    sched.total_steps = total
+    sched._schedule_phases[-1]["end_step"] = total - 1  # type: ignore[attr-defined]
+    print(f"schedule re-timed to {total} steps", flush=True)
+    return total
