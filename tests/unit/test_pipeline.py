@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import pytest
-from fakes import FakeFallback, FakeLocator, FakeRecognizer, reading
 
 from plate_ocr.config import Settings
 from plate_ocr.engines import FallbackAnswer
 from plate_ocr.errors import InvalidImageError
 from plate_ocr.pipeline import Pipeline
-from plate_ocr.results import Stage
+from plate_ocr.quality import Quality, QualityIssue
+from plate_ocr.results import Stage, Stage2Status
+from tests.support.calibration import weakest_char
+from tests.support.fakes import FakeFallback, FakeLocator, FakeRecognizer, reading
 
-SETTINGS = Settings(min_confidence=0.5)
+SETTINGS = Settings(min_confidence=0.6)
 
 
-def make(readings, *, fallback=None, regions=1, more=0):
-    locator = FakeLocator(regions, more)
-    return Pipeline(
-        locator, FakeRecognizer(readings), fallback=fallback, settings=SETTINGS
-    ), locator
+def make(readings, *, fallback=None, regions=1, finders=None):
+    finders = finders or [FakeLocator(regions)]
+    pipeline = Pipeline(
+        finders,
+        FakeRecognizer(readings=readings),
+        weakest_char,
+        fallback=fallback,
+        settings=SETTINGS,
+    )
+    return pipeline, finders[0]
 
 
 def test_a_confident_valid_reading_is_a_stage1_success(png_bytes):
@@ -28,7 +35,8 @@ def test_a_confident_valid_reading_is_a_stage1_success(png_bytes):
 
     assert result.success and result.stage is Stage.STAGE1
     assert result.plate_number == "12가3456"
-    assert result.stage_label == "1단계 로직"
+    assert result.stage.label == "1단계 로직"
+    assert not result.plates[0].needs_review
     assert result.plates[0].usage == "private"
     assert result.plates[0].format == "7char"
     assert [c.char for c in result.plates[0].char_confidences] == list("12가3456")
@@ -46,20 +54,22 @@ def test_a_grammar_valid_candidate_wins_over_an_invalid_best_raw_reading(png_byt
 
 def test_falls_back_to_stage2_when_stage1_reads_nothing_valid(png_bytes):
     fallback = FakeFallback(
-        FallbackAnswer(status="ok", plate_number="서울12바3456", confidence=0.8)
+        FallbackAnswer(status=Stage2Status.OK, plate_number="서울12바3456", confidence=0.8)
     )
     pipeline, _ = make([reading("ABC", 0.9)], fallback=fallback)
 
     result = pipeline.read(png_bytes)
 
     assert fallback.calls == 1
-    assert result.stage is Stage.STAGE2 and result.stage_label == "2단계 로직"
+    assert result.stage is Stage.STAGE2 and result.stage.label == "2단계 로직"
     assert result.plate_number == "서울12바3456"
     assert result.plates[0].usage == "commercial"
 
 
 def test_stage2_is_not_asked_when_stage1_succeeds(png_bytes):
-    fallback = FakeFallback(FallbackAnswer(status="ok", plate_number="34나5678", confidence=0.9))
+    fallback = FakeFallback(
+        FallbackAnswer(status=Stage2Status.OK, plate_number="34나5678", confidence=0.9)
+    )
     pipeline, _ = make([reading("12가3456", 0.9)], fallback=fallback)
 
     pipeline.read(png_bytes)
@@ -68,31 +78,57 @@ def test_stage2_is_not_asked_when_stage1_succeeds(png_bytes):
 
 
 def test_an_invalid_stage2_answer_is_rejected_and_the_photo_fails(png_bytes):
-    fallback = FakeFallback(FallbackAnswer(status="ok", plate_number="HELLO", confidence=0.9))
+    fallback = FakeFallback(
+        FallbackAnswer(status=Stage2Status.OK, plate_number="HELLO", confidence=0.9)
+    )
     pipeline, _ = make([None], fallback=fallback)
 
     result = pipeline.read(png_bytes)
 
     assert not result.success and result.stage is Stage.FAILED
-    assert result.stage_label == "모두 실패"
-    assert result.plate_number is None
+    assert result.stage.label == "모두 실패"
+    assert result.plate_number is None and result.confidence is None
     assert result.stage2_status == "invalid_plate"
 
 
-def test_an_unsure_valid_reading_is_kept_when_stage2_has_no_key(png_bytes):
-    fallback = FakeFallback(FallbackAnswer(status="skipped_no_key"))
+def test_an_unsure_reading_is_a_failure_listed_for_review_when_stage2_has_no_key(png_bytes):
+    fallback = FakeFallback(FallbackAnswer(status=Stage2Status.SKIPPED_NO_KEY))
     pipeline, _ = make([reading("12가3456", 0.3)], fallback=fallback)
 
     result = pipeline.read(png_bytes)
 
     assert fallback.calls == 1
-    assert result.success and result.stage is Stage.STAGE1
-    assert result.confidence == pytest.approx(0.3)
+    assert not result.success and result.stage is Stage.FAILED
+    assert result.plate_number is None and result.confidence is None
+    assert [(p.plate_number, p.needs_review) for p in result.plates] == [("12가3456", True)]
+    assert result.plates[0].confidence == pytest.approx(0.3)
     assert result.stage2_status == "skipped_no_key"
 
 
+@pytest.mark.parametrize(
+    ("confidence", "success"), [(0.6, True), (0.59, False)], ids=["at-threshold", "just-under"]
+)
+def test_success_starts_exactly_at_the_threshold(png_bytes, confidence, success):
+    pipeline, _ = make([reading("12가3456", confidence)])
+
+    result = pipeline.read(png_bytes, use_fallback=False)
+
+    assert result.success is success
+    assert result.plates[0].needs_review is not success
+
+
+def test_a_reading_that_fails_the_grammar_is_never_listed(png_bytes):
+    pipeline, _ = make([reading("12가34", 0.99), reading("1234567", 0.99)], regions=2)
+
+    result = pipeline.read(png_bytes, use_fallback=False)
+
+    assert not result.success and result.plates == ()
+
+
 def test_stage1_only_read_never_calls_the_fallback(png_bytes):
-    fallback = FakeFallback(FallbackAnswer(status="ok", plate_number="12가3456", confidence=0.9))
+    fallback = FakeFallback(
+        FallbackAnswer(status=Stage2Status.OK, plate_number="12가3456", confidence=0.9)
+    )
     pipeline, _ = make([None], fallback=fallback)
 
     result = pipeline.read(png_bytes, use_fallback=False)
@@ -101,14 +137,24 @@ def test_stage1_only_read_never_calls_the_fallback(png_bytes):
     assert result.stage2_status == "disabled"
 
 
-def test_asks_the_locators_second_opinion_only_when_the_cheap_path_reads_nothing(png_bytes):
-    pipeline, locator = make([reading("???", 0.9), reading("123가4567", 0.95)], more=1)
+def test_asks_the_next_finder_only_while_no_reading_is_sure_enough(png_bytes):
+    first, second = FakeLocator(1), FakeLocator(1)
+    pipeline, _ = make([reading("???", 0.9), reading("123가4567", 0.95)], finders=[first, second])
 
     result = pipeline.read(png_bytes)
 
-    assert locator.more_calls == 1
+    assert (first.calls, second.calls) == (1, 1)
     assert result.plate_number == "123가4567"
-    assert "locate_more_ms" in result.timings_ms
+    assert {"locate_ms", "locate_2_ms", "recognize_2_ms"} <= set(result.timings_ms)
+
+
+def test_a_sure_reading_from_the_first_finder_spares_the_next(png_bytes):
+    first, second = FakeLocator(1), FakeLocator(1)
+    pipeline, _ = make([reading("123가4567", 0.95)], finders=[first, second])
+
+    pipeline.read(png_bytes)
+
+    assert second.calls == 0
 
 
 def test_the_same_plate_seen_in_two_regions_is_listed_once(png_bytes):
@@ -127,14 +173,33 @@ def test_two_different_plates_are_both_returned_best_first(png_bytes):
     assert [p.plate_number for p in result.plates] == ["34나5678", "12가3456"]
 
 
-def test_to_dict_has_the_original_api_fields_and_the_richer_ones(png_bytes):
+def test_to_dict_leads_with_the_original_fields_and_values(png_bytes):
     pipeline, _ = make([reading("12가3456", 0.9)])
 
     data = pipeline.read(png_bytes).to_dict()
 
-    assert {"success", "plate_number", "confidence", "stage", "elapsed_sec"} <= set(data)
-    assert data["stage"] == "stage1" and data["stage_label"] == "1단계 로직"
-    assert data["plates"][0]["box"] == [[10.0, 20.0], [110.0, 20.0], [110.0, 45.0], [10.0, 45.0]]
+    assert list(data)[:6] == [
+        "success",
+        "plate_number",
+        "confidence",
+        "stage",
+        "elapsed_sec",
+        "stage_id",
+    ]
+    assert data["stage"] == "1단계 로직" and data["stage_id"] == "stage1"
+    assert "stage_label" not in data
+    plate = data["plates"][0]
+    assert plate["box"] == [[10.0, 20.0], [110.0, 20.0], [110.0, 45.0], [10.0, 45.0]]
+    assert plate["stage_id"] == "stage1" and plate["needs_review"] is False
+
+
+def test_a_failure_has_null_plate_number_and_confidence_like_the_original(png_bytes):
+    pipeline, _ = make([None])
+
+    data = pipeline.read(png_bytes, use_fallback=False).to_dict()
+
+    assert (data["success"], data["plate_number"], data["confidence"]) == (False, None, None)
+    assert (data["stage"], data["stage_id"]) == ("모두 실패", "failed")
 
 
 def test_bad_bytes_raise_a_typed_error_before_any_engine_runs():
@@ -146,11 +211,112 @@ def test_bad_bytes_raise_a_typed_error_before_any_engine_runs():
     assert pipeline.recognizer.calls == 0
 
 
-def test_the_second_opinion_can_be_switched_off(png_bytes):
-    locator = FakeLocator(1, more=1)
-    settings = Settings(craft_second_opinion=False)
-    pipeline = Pipeline(locator, FakeRecognizer([None, reading("12가3456")]), settings=settings)
+# --- issue 13: boxes inside the photo, quality -------------------------------------------------
+
+
+class BoxLocator:
+    """One region with the given box, the whole image as its crop."""
+
+    def __init__(self, box) -> None:
+        self.box = box
+
+    def locate(self, image):
+        from plate_ocr.engines import PlateRegion
+
+        return [PlateRegion(box=self.box, crop=image, score=0.9)]
+
+
+def test_a_box_reaching_past_the_photo_is_clipped_to_it(png_bytes):
+    # GIVEN a finder whose box reaches past every edge of the 160x60 photo
+    box = ((-40.0, -30.0), (200.0, -5.0), (210.0, 90.0), (-15.0, 70.0))
+    pipeline, _ = make([reading("12가3456", 0.9)], finders=[BoxLocator(box)])
+
+    # WHEN the photo is read
+    plate = pipeline.read(png_bytes).plates[0]
+
+    # THEN every corner lies on the photo
+    assert plate.box == ((0.0, 0.0), (160.0, 0.0), (160.0, 60.0), (0.0, 60.0))
+
+
+@pytest.mark.parametrize(
+    ("box", "too_small", "char_height"),
+    [
+        (((10.0, 10.0), (150.0, 10.0), (150.0, 40.0), (10.0, 40.0)), False, 22.5),
+        (((10.0, 10.0), (50.0, 10.0), (50.0, 18.0), (10.0, 18.0)), True, 6.0),
+    ],
+    ids=["large-plate", "small-plate"],
+)
+def test_each_plate_says_its_quality_and_the_answer_when_the_photo_is_too_small(
+    png_bytes, box, too_small, char_height
+):
+    pipeline, _ = make([reading("12가3456", 0.9)], finders=[BoxLocator(box)])
 
     result = pipeline.read(png_bytes)
 
-    assert locator.more_calls == 0 and result.stage is Stage.FAILED
+    plate = result.plates[0]
+    assert plate.char_height_px == char_height
+    assert result.photo_too_small is too_small
+    assert (QualityIssue.SMALL_CHARACTERS in plate.quality_issues) is too_small
+    # The grey test photo has no strokes at all: blurred past reading.
+    assert QualityIssue.BLURRED in plate.quality_issues and plate.quality is Quality.LOW
+    data = result.to_dict()
+    assert data["plates"][0]["quality"] == "low" and data["photo_too_small"] is too_small
+
+
+# --- issue 13: one read per vehicle -------------------------------------------------------------
+
+
+def test_several_photos_of_one_vehicle_answer_one_voted_plate(png_bytes):
+    # GIVEN three frames, each read with one character wrong somewhere
+    pipeline, _ = make(
+        [reading("12가3458", 0.95), reading("17가3456", 0.95), reading("12나3456", 0.95)]
+    )
+
+    # WHEN they are read together
+    result = pipeline.read_frames([png_bytes] * 3, ["a.jpg", "b.jpg", None])
+
+    # THEN the answer is the plate each character's majority read, and each frame is listed
+    assert result.success and result.plate_number == "12가3456"
+    assert result.confidence == pytest.approx(0.95 * 2 / 3, abs=1e-3)
+    assert [f.result.plates[0].plate_number for f in result.frames] == [
+        "12가3458",
+        "17가3456",
+        "12나3456",
+    ]
+    assert [f.filename for f in result.frames] == ["a.jpg", "b.jpg", None]
+    assert (result.vote.frames, result.vote.voters, result.vote.agreeing) == (3, 3, 0)
+    assert result.plates[0].char_confidences[1].confidence == pytest.approx(2 / 3, abs=1e-3)
+
+
+def test_a_voted_plate_below_the_threshold_asks_stage_two_once(png_bytes):
+    fallback = FakeFallback(
+        FallbackAnswer(status=Stage2Status.OK, plate_number="34나5678", confidence=0.9)
+    )
+    pipeline, _ = make([reading("12가3456", 0.3), reading("12가3458", 0.2)], fallback=fallback)
+
+    result = pipeline.read_frames([png_bytes] * 2)
+
+    assert fallback.calls == 1
+    assert result.stage is Stage.STAGE2 and result.plate_number == "34나5678"
+    # the unsure vote stays listed for review
+    assert [p.plate_number for p in result.plates] == ["34나5678", "12가3456"]
+    assert result.plates[1].needs_review
+
+
+def test_frames_without_any_plate_fail_like_one_photo_does(png_bytes):
+    pipeline, _ = make([None, None])
+
+    result = pipeline.read_frames([png_bytes] * 2, use_fallback=False)
+
+    assert not result.success and result.plate_number is None and result.plates == ()
+    assert result.vote.best_frame is None and len(result.frames) == 2
+    data = result.to_dict()
+    assert [f["index"] for f in data["frames"]] == [0, 1]
+    assert "frames" not in data["frames"][0]
+
+
+def test_a_bad_photo_among_several_is_named_in_the_error(png_bytes):
+    pipeline, _ = make([reading("12가3456", 0.9)])
+
+    with pytest.raises(InvalidImageError, match=r"^Photo 2 of 3: "):
+        pipeline.read_frames([png_bytes, b"not an image", png_bytes])

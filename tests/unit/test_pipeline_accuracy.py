@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from plate_ocr import factory
+from plate_ocr import lifecycle
 from plate_ocr.evaluate import Tally, load_manifest
 
 MANIFEST = (
@@ -28,7 +28,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def summary():
-    pipeline = factory.get_pipeline()
+    pipeline = lifecycle.get_pipeline()
     tally = Tally()
     for sample in load_manifest(MANIFEST, split="val"):
         result = pipeline.read(sample.path.read_bytes(), use_fallback=False)

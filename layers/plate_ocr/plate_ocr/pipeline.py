@@ -4,13 +4,35 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from plate_ocr import grammar
+from plate_ocr import grammar, quality
 from plate_ocr.config import Settings, get_settings
-from plate_ocr.engines import FallbackReader, Locator, PlateRegion, RawReading, Recognizer
-from plate_ocr.imaging import ImageInfo, decode_image, inspect_image
-from plate_ocr.results import Candidate, CharConfidence, OcrResult, PlateRead, Quad, Stage
+from plate_ocr.engines import (
+    FallbackReader,
+    Image,
+    Locator,
+    PlateRegion,
+    RawReading,
+    Recognizer,
+)
+from plate_ocr.errors import PlateOcrError
+from plate_ocr.imaging import decode_image
+from plate_ocr.plate_class import PlateClass, classify
+from plate_ocr.results import (
+    Candidate,
+    CharConfidence,
+    FrameReading,
+    OcrResult,
+    PlateRead,
+    Quad,
+    Stage,
+    Stage2Status,
+    VoteSummary,
+)
+from plate_ocr.vote import Ballot, Vote, vote
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,30 +42,34 @@ logger = logging.getLogger(__name__)
 
 MAX_CANDIDATES = 5
 
+#: Maps a reading's character probabilities and its region's score to the probability that the
+#: reading is right (:class:`plate_ocr.confidence.Calibration`).
+Calibrator = Callable[[Sequence[float], float], float]
+
 
 class Pipeline:
-    """Stage 1 (locator + recogniser + grammar), then stage 2 (fallback) only when stage 1 fails.
+    """Stage 1 (finders + recogniser + grammar), then stage 2 (fallback) only when stage 1 fails.
 
-    Engines are passed in: tests use fakes, production :func:`plate_ocr.factory.get_pipeline`.
+    Engines are passed in, all of them: tests use fakes, production
+    :func:`plate_ocr.lifecycle.get_pipeline`. ``finders`` are asked in order, each only while no
+    reading has reached the success threshold.
     """
 
     def __init__(
         self,
-        locator: Locator,
+        finders: Sequence[Locator],
         recognizer: Recognizer,
+        calibrator: Calibrator,
         fallback: FallbackReader | None = None,
         settings: Settings | None = None,
     ) -> None:
-        self.locator = locator
+        if not finders:
+            raise ValueError("a pipeline needs at least one finder")
+        self.finders = tuple(finders)
         self.recognizer = recognizer
+        self.calibrator = calibrator
         self.fallback = fallback
         self.settings = settings or get_settings()
-
-    def inspect(self, data: bytes) -> ImageInfo:
-        """Validates an upload without reading it (dry run)."""
-        return inspect_image(
-            data, max_bytes=self.settings.max_image_bytes, max_pixels=self.settings.max_image_pixels
-        )
 
     def read(self, data: bytes, *, use_fallback: bool = True) -> OcrResult:
         """Reads every plate in a photo.
@@ -73,88 +99,171 @@ class Pipeline:
         started = time.perf_counter() if started is None else started
         timings = {} if timings is None else timings
         height, width = image.shape[:2]
+        threshold = self.settings.min_confidence
 
         plates = self._stage1(image, timings)
-        best = _best_plate(plates, self.settings.min_confidence)
+        best = plates[0] if plates and plates[0].confidence >= threshold else None
         if best is not None:
             return self._result(Stage.STAGE1, best, plates, width, height, started, timings)
 
-        stage2_status = "disabled"
+        stage2_status = Stage2Status.DISABLED
         if use_fallback and self.fallback is not None:
-            mark = time.perf_counter()
-            answer = self.fallback.read(image)
-            timings["stage2_ms"] = _ms_since(mark)
-            stage2_status = answer.status
-            if answer.status == "ok" and answer.plate_number:
-                parsed = grammar.parse(answer.plate_number)
-                if parsed.valid:
-                    box = answer.box or _whole_image_box(width, height)
-                    plate = PlateRead(
-                        plate_number=parsed.text,
-                        confidence=float(answer.confidence),
-                        box=box,
-                        candidates=(Candidate(parsed.text, float(answer.confidence)),),
-                        valid=True,
-                        format=parsed.format,
-                        region=parsed.region,
-                        usage=parsed.usage,
-                        usage_label=parsed.usage_label,
-                        stage=Stage.STAGE2,
-                    )
-                    return self._result(
-                        Stage.STAGE2,
-                        plate,
-                        (plate, *plates),
-                        width,
-                        height,
-                        started,
-                        timings,
-                        stage2_status,
-                    )
-                stage2_status = "invalid_plate"
-        # A valid but unsure stage-1 reading beats no answer; its confidence tells the caller.
-        unsure = _best_plate(plates, 0.0)
-        if unsure is not None:
-            return self._result(
-                Stage.STAGE1, unsure, plates, width, height, started, timings, stage2_status
-            )
+            plate, stage2_status = self._stage2(image, timings)
+            if plate is not None:
+                return self._result(
+                    Stage.STAGE2,
+                    plate,
+                    (plate, *plates),
+                    width,
+                    height,
+                    started,
+                    timings,
+                    stage2_status,
+                )
+        # No plate anyone can stand behind: unsure readings stay listed for a person to review.
         return self._result(
             Stage.FAILED, None, plates, width, height, started, timings, stage2_status
         )
 
+    def read_frames(
+        self,
+        photos: Sequence[bytes],
+        names: Sequence[str | None] = (),
+        *,
+        use_fallback: bool = True,
+    ) -> OcrResult:
+        """Reads several photos of the same vehicle and answers one plate, voted per character.
+
+        Each photo is read alone (stage 1) and its best reading is a ballot
+        (:func:`plate_ocr.vote.vote`). A voted plate at or above the success threshold is the
+        answer; otherwise stage 2 is asked about the photo of the best reading (the first photo
+        when none read a plate). ``frames`` lists each photo's own reading.
+
+        Raises:
+            InvalidImageError, ImageTooLargeError, ...: as :meth:`read`, naming the photo.
+        """
+        started = time.perf_counter()
+        frames: list[FrameReading] = []
+        for i, photo in enumerate(photos):
+            try:
+                result = self.read(photo, use_fallback=False)
+            except PlateOcrError as exc:
+                raise exc.about_photo(i, len(photos)) from exc
+            frames.append(FrameReading(i, names[i] if i < len(names) else None, result))
+        voted = vote([_ballot(f) for f in frames if f.result.plates])
+        plate = self._voted_plate(voted, frames) if voted is not None else None
+        chosen = voted.best_frame if voted is not None else 0
+        width, height = frames[chosen].result.image_width, frames[chosen].result.image_height
+        timings = {"frames_ms": round(sum(f.result.timings_ms["total_ms"] for f in frames), 2)}
+        listed = (plate,) if plate is not None else ()
+        stage2_status = Stage2Status.DISABLED
+        if plate is not None and not plate.needs_review:
+            result = self._result(Stage.STAGE1, plate, listed, width, height, started, timings)
+        elif use_fallback and self.fallback is not None:
+            image = decode_image(
+                photos[chosen],
+                max_bytes=self.settings.max_image_bytes,
+                max_pixels=self.settings.max_image_pixels,
+            )
+            answer, stage2_status = self._stage2(image, timings)
+            stage = Stage.STAGE2 if answer is not None else Stage.FAILED
+            plates = (answer, *listed) if answer is not None else listed
+            result = self._result(
+                stage, answer, plates, width, height, started, timings, stage2_status
+            )
+        else:
+            result = self._result(
+                Stage.FAILED, None, listed, width, height, started, timings, stage2_status
+            )
+        summary = VoteSummary(
+            frames=len(frames),
+            voters=voted.voters if voted else 0,
+            agreeing=voted.agreeing if voted else 0,
+            support=voted.support if voted else (),
+            best_frame=voted.best_frame if voted else None,
+        )
+        return replace(result, frames=tuple(frames), vote=summary)
+
+    def _voted_plate(self, voted: Vote, frames: Sequence[FrameReading]) -> PlateRead:
+        """The voted plate, with the box, class and quality of its best frame's reading."""
+        source = frames[voted.best_frame].result.plates[0]
+        parsed = grammar.parse(voted.plate_number)
+        others: dict[str, float] = {}
+        for frame in frames:
+            for read in frame.result.plates[:1]:
+                if read.plate_number != parsed.text:
+                    others[read.plate_number] = max(
+                        others.get(read.plate_number, 0.0), read.confidence
+                    )
+        ranked = sorted(others.items(), key=lambda kv: -kv[1])[: MAX_CANDIDATES - 1]
+        return replace(
+            source,
+            plate_number=parsed.text,
+            confidence=voted.confidence,
+            char_confidences=tuple(
+                CharConfidence(c, s) for c, s in zip(parsed.text, voted.support, strict=False)
+            ),
+            candidates=(
+                Candidate(parsed.text, voted.confidence),
+                *(Candidate(text, round(score, 4)) for text, score in ranked),
+            ),
+            **_grammar_fields(parsed),
+            needs_review=voted.confidence < self.settings.min_confidence,
+        )
+
+    def _stage2(
+        self, image: npt.NDArray[np.uint8], timings: dict[str, float]
+    ) -> tuple[PlateRead | None, Stage2Status]:
+        """Stage 2's plate for a photo (None unless a valid one), and its status."""
+        if self.fallback is None:
+            return None, Stage2Status.DISABLED
+        mark = time.perf_counter()
+        answer = self.fallback.read(image)
+        timings["stage2_ms"] = _ms_since(mark)
+        if answer.status != Stage2Status.OK or not answer.plate_number:
+            return None, answer.status
+        parsed = grammar.parse(answer.plate_number)
+        if not parsed.valid:
+            return None, Stage2Status.INVALID_PLATE
+        cls = classify(None, parsed)
+        plate = PlateRead(
+            plate_number=parsed.text,
+            confidence=float(answer.confidence),
+            box=answer.box,
+            candidates=(Candidate(parsed.text, float(answer.confidence)),),
+            **_grammar_fields(parsed),
+            stage=Stage.STAGE2,
+            plate_class=cls,
+            **_quality(answer.box, None, cls, parsed.format),
+        )
+        return plate, answer.status
+
     def _stage1(
         self, image: npt.NDArray[np.uint8], timings: dict[str, float]
     ) -> tuple[PlateRead, ...]:
-        mark = time.perf_counter()
-        regions = self.locator.locate(image)
-        timings["locate_ms"] = _ms_since(mark)
-
-        mark = time.perf_counter()
-        plates = self._read_regions(regions)
-        timings["recognize_ms"] = _ms_since(mark)
-
-        if (
-            self.settings.craft_second_opinion
-            and _best_plate(plates, self.settings.min_confidence) is None
-        ):
-            # The cheap search found nothing readable: ask the locator's slower second opinion.
-            locate_more = getattr(self.locator, "locate_more", None)
-            if locate_more is not None:
-                mark = time.perf_counter()
-                more = locate_more(image)
-                timings["locate_more_ms"] = _ms_since(mark)
-                mark = time.perf_counter()
-                plates = _dedupe((*plates, *self._read_regions(more)))
-                timings["recognize_more_ms"] = _ms_since(mark)
+        plates: tuple[PlateRead, ...] = ()
+        for i, finder in enumerate(self.finders):
+            suffix = "" if i == 0 else f"_{i + 1}"
+            mark = time.perf_counter()
+            regions = finder.locate(image)
+            timings[f"locate{suffix}_ms"] = _ms_since(mark)
+            mark = time.perf_counter()
+            plates = _dedupe((*plates, *self._read_regions(regions)))
+            timings[f"recognize{suffix}_ms"] = _ms_since(mark)
+            if plates and plates[0].confidence >= self.settings.min_confidence:
+                break
         return plates
 
     def _read_regions(self, regions: list[PlateRegion]) -> tuple[PlateRead, ...]:
         plates: list[PlateRead] = []
         for region in regions[: self.settings.max_regions]:
             raw = self.recognizer.read(region.crop)
-            if raw is not None and raw.text:
-                plates.append(plate_from_reading(raw, region.box))
-        return _dedupe(plates)
+            if raw is None or not raw.text:
+                continue
+            plate = plate_from_reading(raw, region, self.calibrator, self.settings.min_confidence)
+            if plate is not None:
+                plates.append(plate)
+        return tuple(plates)
 
     def _result(
         self,
@@ -165,9 +274,12 @@ class Pipeline:
         height: int,
         started: float,
         timings: dict[str, float],
-        stage2_status: str = "not_needed",
+        stage2_status: Stage2Status = Stage2Status.NOT_NEEDED,
     ) -> OcrResult:
-        ordered = sorted(plates, key=lambda p: (p is not best, not p.valid, -p.confidence))
+        ordered = [
+            p.clipped(width, height)
+            for p in sorted(plates, key=lambda p: (p is not best, -p.confidence))
+        ]
         elapsed = time.perf_counter() - started
         timings["total_ms"] = round(elapsed * 1000.0, 2)
         if best is not None:
@@ -177,7 +289,7 @@ class Pipeline:
         return OcrResult(
             success=best is not None,
             plate_number=best.plate_number if best else None,
-            confidence=round(best.confidence, 4) if best else 0.0,
+            confidence=round(best.confidence, 4) if best else None,
             stage=stage,
             elapsed_sec=round(elapsed, 4),
             plates=tuple(ordered[: self.settings.max_plates]),
@@ -185,66 +297,99 @@ class Pipeline:
             image_height=height,
             timings_ms=timings,
             stage2_status=stage2_status,
+            photo_too_small=quality.photo_too_small(width, height)
+            or bool(ordered and quality.QualityIssue.SMALL_CHARACTERS in ordered[0].quality_issues),
         )
 
 
-def plate_from_reading(raw: RawReading, box: Quad) -> PlateRead:
-    """Applies the plate grammar to a raw reading: valid candidates first, best score first."""
+def plate_from_reading(
+    raw: RawReading, region: PlateRegion, calibrator: Calibrator, threshold: float
+) -> PlateRead | None:
+    """Applies the plate grammar to a raw reading; None when no reading of it is a valid plate.
+
+    Valid candidates come best score first; the plate's confidence is the calibrated probability
+    that the best of them is right.
+    """
     scored: dict[str, float] = {}
     for text, score in ((raw.text, raw.confidence), *raw.candidates):
         parsed = grammar.parse(text)
         if parsed.valid and scored.get(parsed.text, -1.0) < score:
             scored[parsed.text] = float(score)
-    candidates = tuple(
-        Candidate(text, round(score, 4))
-        for text, score in sorted(scored.items(), key=lambda kv: -kv[1])[:MAX_CANDIDATES]
-    )
-    chars = tuple(
-        CharConfidence(c, round(float(p), 4))
-        for c, p in zip(raw.text, raw.char_confidences, strict=False)
-    )
-    if candidates:
-        best = grammar.parse(candidates[0].plate_number)
-        return PlateRead(
-            plate_number=best.text,
-            confidence=candidates[0].score,
-            box=box,
-            char_confidences=chars,
-            candidates=candidates,
-            valid=True,
-            format=best.format,
-            region=best.region,
-            usage=best.usage,
-            usage_label=best.usage_label,
-        )
+    if not scored:
+        return None
+    ranked = sorted(scored.items(), key=lambda kv: -kv[1])[:MAX_CANDIDATES]
+    best = grammar.parse(ranked[0][0])
+    if best.text == grammar.parse(raw.text).text:
+        evidence: Sequence[float] = raw.char_confidences
+    else:
+        # A candidate other than the recogniser's own reading: only its score is known.
+        evidence = [ranked[0][1]] * len(best.text)
+    confidence = round(calibrator(evidence, region.score), 4)
+    cls = classify(region.crop, best)
     return PlateRead(
-        plate_number=grammar.normalize(raw.text),
-        confidence=round(float(raw.confidence), 4),
-        box=box,
-        char_confidences=chars,
-        valid=False,
+        plate_number=best.text,
+        confidence=confidence,
+        box=region.box,
+        char_confidences=tuple(
+            CharConfidence(c, round(float(p), 4))
+            for c, p in zip(raw.text, raw.char_confidences, strict=False)
+        ),
+        candidates=tuple(Candidate(text, round(score, 4)) for text, score in ranked),
+        **_grammar_fields(best),
+        needs_review=confidence < threshold,
+        detection_score=round(region.score, 4),
+        plate_class=cls,
+        **_quality(region.box, region.crop, cls, best.format),
     )
 
 
-def _best_plate(plates: tuple[PlateRead, ...], min_confidence: float) -> PlateRead | None:
-    valid = [p for p in plates if p.valid and p.confidence >= min_confidence]
-    return max(valid, key=lambda p: p.confidence) if valid else None
+def _grammar_fields(parsed: grammar.PlateParse) -> dict[str, Any]:
+    """What the plate grammar says about a :class:`PlateRead`'s plate: format, region, usage."""
+    return {
+        "format": parsed.format,
+        "region": parsed.region,
+        "usage": parsed.usage,
+        "usage_label": parsed.usage_label,
+    }
 
 
-def _dedupe(plates: list[PlateRead] | tuple[PlateRead, ...]) -> tuple[PlateRead, ...]:
-    """One entry per plate string (the most confident): overlapping regions repeat no plate."""
+def _quality(
+    box: Quad | None, crop: Image | None, cls: PlateClass, plate_format: str | None
+) -> dict[str, Any]:
+    """The quality fields of a :class:`PlateRead` (plate_ocr.quality)."""
+    measured = quality.assess(box, crop, cls.value, plate_format)
+    return {
+        "quality": measured.quality,
+        "quality_issues": measured.issues,
+        "char_height_px": measured.char_height_px,
+        "sharpness": measured.sharpness,
+    }
+
+
+def _dedupe(plates: tuple[PlateRead, ...]) -> tuple[PlateRead, ...]:
+    """One entry per plate string (the most confident), best first."""
     best: dict[str, PlateRead] = {}
     for plate in plates:
         kept = best.get(plate.plate_number)
         if kept is None or plate.confidence > kept.confidence:
             best[plate.plate_number] = plate
-    return tuple(sorted(best.values(), key=lambda p: (not p.valid, -p.confidence)))
-
-
-def _whole_image_box(width: int, height: int) -> Quad:
-    w, h = float(width), float(height)
-    return ((0.0, 0.0), (w, 0.0), (w, h), (0.0, h))
+    return tuple(sorted(best.values(), key=lambda p: -p.confidence))
 
 
 def _ms_since(mark: float) -> float:
     return round((time.perf_counter() - mark) * 1000.0, 2)
+
+
+def _ballot(frame: FrameReading) -> Ballot:
+    """A frame's best reading as a vote; its character probabilities where they are its own."""
+    read = frame.result.plates[0]
+    chars = "".join(c.char for c in read.char_confidences)
+    return Ballot(
+        frame=frame.index,
+        plate_number=read.plate_number,
+        confidence=read.confidence,
+        format=read.format,
+        char_confidences=(
+            tuple(c.confidence for c in read.char_confidences) if chars == read.plate_number else ()
+        ),
+    )

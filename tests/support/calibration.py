@@ -1,0 +1,10 @@
+"""A stand-in for the shipped confidence calibration, for pipelines built on fake engines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def weakest_char(char_confidences: Sequence[float], region_score: float) -> float:
+    """A reading is as sure as its weakest character (the region's score is ignored)."""
+    return min(char_confidences, default=0.0)
