@@ -12,18 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hardening_support import (
-    EVENTS,
-    FakeLocator,
-    NoFallback,
-    RecordingRecognizer,
-    Served,
-    serving,
-)
+from hardening_support import BOX, EVENTS, Served, serving
 
-from plate_ocr import factory
+from plate_ocr import lifecycle
 from plate_ocr.config import Settings
 from plate_ocr.pipeline import Pipeline
+from tests.support.calibration import weakest_char
+from tests.support.fakes import FakeFallback, FakeLocator, FakeRecognizer
 
 
 @pytest.fixture
@@ -37,27 +32,30 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def recognizer() -> RecordingRecognizer:
-    return RecordingRecognizer()
+def recognizer() -> FakeRecognizer:
+    return FakeRecognizer()
 
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Any:
     import api.app as module
+    import api.docs
 
     monkeypatch.setattr(module, "settings", settings)
-    module.openapi_document.cache_clear()
-    module.swagger_page.cache_clear()
+    api.docs.openapi_document.cache_clear()
+    api.docs.swagger_page.cache_clear()
     return module
 
 
 @pytest.fixture
 def pipeline(
-    monkeypatch: pytest.MonkeyPatch, settings: Settings, recognizer: RecordingRecognizer
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, recognizer: FakeRecognizer
 ) -> Pipeline:
     """The real pipeline (decoding, limits, grammar) on fake engines, as the process-wide one."""
-    fake = Pipeline(FakeLocator(), recognizer, fallback=NoFallback(), settings=settings)
-    monkeypatch.setattr(factory, "get_pipeline", lambda: fake)
+    fake = Pipeline(
+        [FakeLocator(box=BOX)], recognizer, weakest_char, fallback=FakeFallback(), settings=settings
+    )
+    monkeypatch.setattr(lifecycle, "get_pipeline", lambda: fake)
     return fake
 
 
@@ -70,8 +68,8 @@ def server(api: Any, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 @pytest.fixture
 def bare_server(api: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
-    """The local server with the production factory (tests choose what it builds)."""
-    factory.reset()
+    """The local server with the production lifecycle (tests choose what it builds)."""
+    lifecycle.reset()
     with serving(monkeypatch) as served:
         yield served
-    factory.reset()
+    lifecycle.reset()

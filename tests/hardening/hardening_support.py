@@ -1,4 +1,4 @@
-"""Helpers of the hardening tests: engine fakes, HTTP clients (urllib, and raw bytes on a socket).
+"""Helpers of the hardening tests: HTTP clients (urllib, and raw bytes on a socket), constants.
 
 A module with a unique name, as ``conftest`` is ambiguous when several test folders are collected.
 """
@@ -19,43 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from plate_ocr import localserver
-from plate_ocr.engines import FallbackAnswer, PlateRegion, RawReading
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 EVENTS = ROOT / "events"
-PLATE = "12가3456"
+#: Where the fake locator puts the plate (engine fakes: tests/support).
 BOX = ((10.0, 10.0), (110.0, 10.0), (110.0, 40.0), (10.0, 40.0))
-
-
-class FakeLocator:
-    """One region: the whole (decoded, upright) photo."""
-
-    def locate(self, image: np.ndarray) -> list[PlateRegion]:
-        return [PlateRegion(box=BOX, crop=image, score=0.9)]
-
-
-class RecordingRecognizer:
-    """Reads the same plate from every crop and keeps the shapes it was given."""
-
-    def __init__(self, text: str = PLATE, confidence: float = 0.93) -> None:
-        self.text, self.confidence = text, confidence
-        self.shapes: list[tuple[int, ...]] = []
-
-    def read(self, crop: np.ndarray) -> RawReading | None:
-        self.shapes.append(tuple(crop.shape))
-        if not self.text:
-            return None
-        return RawReading(self.text, self.confidence, tuple(self.confidence for _ in self.text))
-
-
-class NoFallback:
-    def read(self, image: np.ndarray) -> FallbackAnswer:
-        return FallbackAnswer(status="skipped_no_key")
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,16 @@ import boto3
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
-from hardening_support import (  # noqa: E402
-    FUNCTIONS_DIR,
-    FakeLocator,
-    NoFallback,
-    RecordingRecognizer,
-)
+from hardening_support import BOX, FUNCTIONS_DIR  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from plate_ocr import batch, factory  # noqa: E402
-from plate_ocr.batch import S3Store  # noqa: E402
+from plate_ocr import lifecycle, storage  # noqa: E402
 from plate_ocr.config import Settings  # noqa: E402
 from plate_ocr.localserver import make_server  # noqa: E402
 from plate_ocr.pipeline import Pipeline  # noqa: E402
+from plate_ocr.storage import S3Store  # noqa: E402
+from tests.support.calibration import weakest_char  # noqa: E402
+from tests.support.fakes import FakeFallback, FakeLocator, FakeRecognizer  # noqa: E402
 
 REGION = "ap-northeast-2"
 BUCKET = "plate-ocr-schema-test"
@@ -41,6 +38,7 @@ EXAMPLES = int(os.getenv("PLATE_OCR_SCHEMA_EXAMPLES", "40"))
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import api.app as module
+    import api.docs
 
     config = Settings(
         bucket_name=BUCKET,
@@ -48,17 +46,21 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         timeout_seconds=10,
     )
     pipeline = Pipeline(
-        FakeLocator(), RecordingRecognizer(), fallback=NoFallback(), settings=config
+        [FakeLocator(box=BOX)],
+        FakeRecognizer(),
+        weakest_char,
+        fallback=FakeFallback(),
+        settings=config,
     )
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         patch.setattr(module, "settings", config)
-        patch.setattr(factory, "get_pipeline", lambda: pipeline)
-        patch.setattr(factory, "warm_up", lambda full=False: 0.01)
-        patch.setattr(batch, "get_store", lambda: S3Store(s3, config))
+        patch.setattr(lifecycle, "get_pipeline", lambda: pipeline)
+        patch.setattr(lifecycle, "warm_up", lambda: 0.01)
+        patch.setattr(storage, "get_store", lambda: S3Store(s3, config))
         patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-        module.openapi_document.cache_clear()
+        api.docs.openapi_document.cache_clear()
         httpd = make_server("127.0.0.1", 0, "api.app.lambda_handler", FUNCTIONS_DIR)
         thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
         thread.start()
@@ -66,7 +68,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"http://{host!s}:{port}"
         httpd.shutdown()
         httpd.server_close()
-        module.openapi_document.cache_clear()
+        api.docs.openapi_document.cache_clear()
 
 
 def test_the_api_keeps_its_openapi_promises(base_url: str, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import struct
 import zlib
 from collections.abc import Callable
@@ -16,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hardening_support import PLATE, Reply, Served, http, raw_http, serving
+from hardening_support import Reply, Served, http, raw_http, serving
 from PIL import Image
 
 from plate_ocr.localserver import LambdaContext, make_api_event, response_parts
 from plate_ocr.upload import FormPart, encode_multipart
+from tests.support.fakes import PLATE
 
 BOUNDARY = "hardening-b0undary"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
@@ -91,10 +93,25 @@ def png_bomb(side: int = 20_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def heic() -> bytes:
-    # No encoder at hand; the ISO-BMFF 'ftyp' box is what identifies HEIC, then junk.
+def heic_junk() -> bytes:
+    # The ISO-BMFF 'ftyp' box that identifies HEIC, then junk.
     ftyp = struct.pack(">I", 24) + b"ftypheic" + b"\x00\x00\x00\x00" + b"mif1heic"
     return ftyp + bytes(range(256)) * 4
+
+
+def heic() -> bytes:
+    import pillow_heif
+
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(_pil()).save(buf, quality=80)
+    return buf.getvalue()
+
+
+def animated(fmt: str) -> bytes:
+    frames = [_pil(), Image.new("RGB", (160, 60), (200, 40, 40))]
+    buf = io.BytesIO()
+    frames[0].save(buf, format=fmt, save_all=True, append_images=frames[1:], duration=100)
+    return buf.getvalue()
 
 
 def random_bytes(size: int = 4096, seed: int = 6) -> bytes:
@@ -153,17 +170,44 @@ CASES = {
         (413,),
         "image_too_large",
     ),
-    # other formats
+    # other formats: GIF is refused (plate_ocr.formats says why), junk in a known wrapper too
     "gif": Case(lambda: _encode(_pil("P"), "GIF"), "image/jpeg", (415,), "unsupported_media_type"),
-    "bmp": Case(lambda: _encode(_pil(), "BMP"), "image/png", (415,), "unsupported_media_type"),
-    "tiff": Case(lambda: _encode(_pil(), "TIFF"), "image/jpeg", (415,), "unsupported_media_type"),
-    "heic": Case(heic, "image/jpeg", (415,), "unsupported_media_type"),
-    "heic-in-multipart": Case(
-        lambda: form(FormPart("image_file", heic(), "IMG_0001.HEIC", "image/heic")),
+    "gif-as-gif": Case(
+        lambda: _encode(_pil("P"), "GIF"), "image/gif", (415,), "unsupported_media_type"
+    ),
+    "heic-junk": Case(heic_junk, "image/heic", (400,), "invalid_image"),
+    "heic-junk-in-multipart": Case(
+        lambda: form(FormPart("image_file", heic_junk(), "IMG_0001.HEIC", "image/heic")),
         MULTIPART,
+        (400,),
+        "invalid_image",
+    ),
+    "tiff-fax": Case(
+        lambda: _encode(Image.new("1", (160, 60)), "TIFF", compression="group4"),
+        "image/tiff",
         (415,),
         "unsupported_media_type",
     ),
+    # every format a camera or phone makes (issue 13): read
+    "bmp": Case(lambda: _encode(_pil(), "BMP"), "image/bmp", (200,)),
+    "bmp-sent-as-png": Case(lambda: _encode(_pil(), "BMP"), "image/png", (200,)),
+    "tiff": Case(lambda: _encode(_pil(), "TIFF"), "image/tiff", (200,)),
+    "tiff-lzw-16-bit": Case(
+        lambda: _encode(Image.new("I;16", (160, 60), 30000), "TIFF", compression="tiff_lzw"),
+        "image/tiff",
+        (200,),
+    ),
+    "heic": Case(heic, "image/heic", (200,)),
+    "heic-in-multipart": Case(
+        lambda: form(FormPart("image_file", heic(), "IMG_0001.HEIC", "image/heic")),
+        MULTIPART,
+        (200,),
+    ),
+    "avif": Case(lambda: _encode(_pil(), "AVIF"), "image/avif", (200,)),
+    "animated-webp": Case(lambda: animated("WEBP"), "image/webp", (200,)),
+    "apng": Case(lambda: animated("PNG"), "image/apng", (200,)),
+    "animated-avif": Case(lambda: animated("AVIF"), "image/avif", (200,)),
+    "multi-page-tiff": Case(lambda: animated("TIFF"), "image/tiff", (200,)),
     # unusual but valid pictures: read
     "cmyk-jpeg": Case(jpeg_cmyk, "image/jpeg", (200,)),
     "16-bit-png": Case(png_16bit, "image/png", (200,)),
@@ -184,14 +228,41 @@ CASES = {
         (400,),
         "missing_field",
     ),
+    # several photos of one vehicle (issue 13): voted into one reading, up to 8
     "two-files": Case(
         lambda: form(
             FormPart("image_file", jpeg(), "a.jpg", "image/jpeg"),
             FormPart("image_file", jpeg(), "b.jpg", "image/jpeg"),
         ),
         MULTIPART,
+        (200,),
+    ),
+    "eight-files-of-mixed-formats": Case(
+        lambda: form(
+            *(
+                FormPart("image_file", make(), f"{i}", None)
+                for i, make in enumerate(
+                    [jpeg, png, heic, png_16bit, jpeg_cmyk, png_palette, jpeg, jpeg_exif_rotated]
+                )
+            )
+        ),
+        MULTIPART,
+        (200,),
+    ),
+    "nine-files": Case(
+        lambda: form(*(FormPart("image_file", jpeg(), f"{i}.jpg") for i in range(9))),
+        MULTIPART,
         (400,),
-        "too_many_files",
+        "invalid_multipart",
+    ),
+    "a-gif-among-two-files": Case(
+        lambda: form(
+            FormPart("image_file", jpeg(), "a.jpg"),
+            FormPart("image_file", _encode(_pil("P"), "GIF"), "b.gif"),
+        ),
+        MULTIPART,
+        (415,),
+        "unsupported_media_type",
     ),
     "empty-file-field": Case(
         lambda: form(FormPart("image_file", b"", "a.jpg", "image/jpeg")),
@@ -299,6 +370,31 @@ def test_bad_input_gets_a_defined_answer_and_the_server_goes_on(server, photo, n
     _assert_answers_normally(server, photo)
 
 
+#: The refused payloads; /anonymize refuses a form of two photos before it looks at them.
+REFUSED = [
+    name
+    for name, case in CASES.items()
+    if min(case.statuses) >= 400 and name != "a-gif-among-two-files"
+]
+
+
+@pytest.mark.parametrize("name", REFUSED, ids=REFUSED)
+def test_anonymize_refuses_bad_input_as_a_read_does(server, photo, name):
+    case = CASES[name]
+    headers = dict(case.headers)
+    if case.content_type is not None:
+        headers["Content-Type"] = case.content_type
+
+    # WHEN the payload a read refuses is posted to /anonymize
+    reply = http(f"{server.url}/anonymize{case.query}", data=case.body(), headers=headers)
+
+    # THEN it is refused the same way, in JSON, and the server goes on
+    assert reply.status in case.statuses, (reply.status, reply.body[:300])
+    _assert_error_json(reply, case.code)
+    ok = http(f"{server.url}/anonymize", data=photo, headers={"Content-Type": "image/jpeg"})
+    assert ok.status == 200 and ok.body[:3] == b"\xff\xd8\xff"
+
+
 def test_an_exif_rotated_photo_is_read_upright(server, recognizer):
     reply = http(
         f"{server.url}/ocr/license-plate",
@@ -320,8 +416,22 @@ def test_an_exif_rotated_photo_is_read_upright(server, recognizer):
         ("alpha", lambda: png("RGBA")),
         ("cmyk", jpeg_cmyk),
         ("greyscale", lambda: png("L")),
+        ("heic", heic),
+        ("avif", lambda: _encode(_pil("RGBA"), "AVIF")),
+        ("tiff-16-bit", lambda: _encode(Image.new("I;16", (160, 60), 30000), "TIFF")),
+        ("bmp-palette", lambda: _encode(_pil("P"), "BMP")),
     ],
-    ids=["16-bit", "palette", "alpha", "cmyk", "greyscale"],
+    ids=[
+        "16-bit",
+        "palette",
+        "alpha",
+        "cmyk",
+        "greyscale",
+        "heic",
+        "avif",
+        "tiff-16-bit",
+        "bmp-palette",
+    ],
 )
 def test_unusual_pictures_reach_the_engines_as_8_bit_bgr(server, recognizer, name, make):
     kind = "image/jpeg" if name == "cmyk" else "image/png"
@@ -369,6 +479,16 @@ RAW_REQUESTS = {
         b"POST /ocr/license-plate HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
         b"Content-Length: 5000\r\n\r\n\xff\xd8\xff",
         400,
+    ),
+    "conflicting-content-lengths": (
+        b"POST /ocr/license-plate HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+        b"Content-Length: 3\r\nContent-Length: 40\r\n\r\n\xff\xd8\xff",
+        400,
+    ),
+    "chunked-body": (
+        b"POST /ocr/license-plate HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n3\r\n\xff\xd8\xff\r\n0\r\n\r\n",
+        411,
     ),
     "body-over-the-server-limit": (
         b"POST /ocr/license-plate HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
@@ -495,4 +615,83 @@ def test_a_client_that_stops_sending_gets_a_408_and_frees_its_thread(
         # THEN the server answers 408 in JSON and goes on
         assert answer.startswith(b"HTTP/1.1 408 ")
         assert b'"error": "request_timeout"' in answer
+        _assert_answers_normally(server, photo)
+
+
+def test_a_client_that_trickles_its_request_gets_a_408_at_the_request_deadline(
+    api, pipeline, photo, monkeypatch
+):
+    import socket
+    import time
+
+    from plate_ocr import localserver
+
+    # GIVEN a server that gives a request 1 s to arrive (and 60 s to each silence)
+    monkeypatch.setattr(localserver, "REQUEST_DEADLINE_SECONDS", 1.0)
+    with serving(monkeypatch) as server:
+        with socket.create_connection((server.host, server.port), timeout=10) as sock:
+            started = time.monotonic()
+            # WHEN a client sends one header byte every 0.2 s, never finishing
+            answer = b""
+            try:
+                for byte in b"POST /ocr/license-plate HTTP/1.1\r\nX-Slow: " + b"a" * 100:
+                    sock.sendall(bytes([byte]))
+                    time.sleep(0.2)
+            except OSError:
+                pass
+            sock.settimeout(5)
+            try:
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            except OSError:
+                pass
+            seconds = time.monotonic() - started
+
+        # THEN it is cut off at the deadline with a 408, and the server goes on
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+        assert seconds < 5
+        _assert_answers_normally(server, photo)
+
+
+def test_connections_past_the_cap_get_a_503_at_once(api, pipeline, photo, monkeypatch):
+    import contextlib
+    import socket
+    import time
+
+    from plate_ocr import localserver
+
+    # GIVEN a server that serves at most 2 connections at once, both held open by idle clients
+    real_make_server = localserver.make_server
+    monkeypatch.setattr(
+        localserver,
+        "make_server",
+        lambda *a, **k: real_make_server(*a, **{**k, "max_connections": 2}),
+    )
+    with serving(monkeypatch) as server:
+        idle = [socket.create_connection((server.host, server.port)) for _ in range(2)]
+        try:
+            # WHEN a third client connects (the answer comes before it sends anything)
+            with socket.create_connection((server.host, server.port), timeout=10) as third:
+                answer = b""
+                while chunk := third.recv(65536):
+                    answer += chunk
+            # THEN it is told to come back, in JSON
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503 ")
+            assert b"Retry-After: 1" in head
+            assert json.loads(body)["error"] == "service_unavailable"
+        finally:
+            for sock in idle:
+                sock.close()
+        # AND once they leave (their threads end on the closed sockets), requests are served again
+        for _ in range(50):
+            # Refused while a slot is still held: the 503 can close the socket before the request
+            # is even sent (OSError), and the next try comes later.
+            with contextlib.suppress(OSError):
+                if (
+                    raw_http(server.host, server.port, b"GET /healthz HTTP/1.1\r\n\r\n").status
+                    == 200
+                ):
+                    break
+            time.sleep(0.05)
         _assert_answers_normally(server, photo)

@@ -20,17 +20,19 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from hardening_support import FakeLocator, NoFallback, RecordingRecognizer
+from hardening_support import BOX
 from moto import mock_aws
 from PIL import Image
 
-from plate_ocr import batch, factory
-from plate_ocr.batch import S3Store, result_key
+from plate_ocr import batch, lifecycle, storage
 from plate_ocr.config import Settings
 from plate_ocr.errors import ModelUnavailableError
 from plate_ocr.localserver import LambdaContext
 from plate_ocr.pipeline import Pipeline
 from plate_ocr.schema import BatchResult
+from plate_ocr.storage import S3Store, result_key
+from tests.support.calibration import weakest_char
+from tests.support.fakes import FakeFallback, FakeLocator, FakeRecognizer
 
 REGION = "ap-northeast-2"
 BUCKET = "plate-ocr-redelivery-test"
@@ -235,15 +237,21 @@ def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
             },
         )
         # The batch function's own client, with the production retry policy.
-        store = batch.get_store.__wrapped__()
+        store = storage.get_store.__wrapped__()
         store = S3Store(store._s3, settings)
         faults = S3Faults(store._s3)
         pipeline = FaultyPipeline(
-            Pipeline(FakeLocator(), RecordingRecognizer(), fallback=NoFallback(), settings=settings)
+            Pipeline(
+                [FakeLocator(box=BOX)],
+                FakeRecognizer(),
+                weakest_char,
+                fallback=FakeFallback(),
+                settings=settings,
+            )
         )
         monkeypatch.setattr(batch_app, "settings", settings)
-        monkeypatch.setattr(batch, "get_store", lambda: store)
-        monkeypatch.setattr(factory, "get_pipeline", lambda: pipeline)
+        monkeypatch.setattr(storage, "get_store", lambda: store)
+        monkeypatch.setattr(lifecycle, "get_pipeline", lambda: pipeline)
         monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
         yield {
             "s3": s3,

@@ -2,7 +2,7 @@
 
 Stage 2 runs the real google-genai client against a loopback stand-in for Gemini (429, 500, a
 timeout, malformed answers); Secrets Manager is moto with IAM enforced (access denied); the model
-directory is missing for the real factory. The batch path's S3 faults are in
+directory is missing for the real pipeline lifecycle. The batch path's S3 faults are in
 test_batch_redelivery.py.
 """
 
@@ -15,22 +15,18 @@ from typing import Any
 
 import boto3
 import pytest
-from hardening_support import (
-    PLATE,
-    FakeLocator,
-    RecordingRecognizer,
-    http,
-    run_handler_script,
-)
+from hardening_support import BOX, http, run_handler_script
 from moto import mock_aws
 from moto import settings as moto_settings
 from moto.core.authorization import ActionAuthenticatorMixin
 
-from plate_ocr import factory
 from plate_ocr import gemini as gemini_module
+from plate_ocr import lifecycle
 from plate_ocr.config import Settings
 from plate_ocr.gemini import GeminiReader, build_fallback
 from plate_ocr.pipeline import Pipeline
+from tests.support.calibration import weakest_char
+from tests.support.fakes import PLATE, FakeLocator, FakeRecognizer
 from tests.support.gemini_stand_in import GeminiStandIn, gemini_answer
 
 KEY = "AIzaSy-hardening-key-that-must-never-be-logged-42"
@@ -64,8 +60,10 @@ def _read(server: Any, photo: bytes) -> Any:
 
 def _stage_two_pipeline(monkeypatch: pytest.MonkeyPatch, reader: Any, settings: Settings) -> None:
     # Stage 1 reads nothing, so every request asks stage 2.
-    pipeline = Pipeline(FakeLocator(), RecordingRecognizer(text=""), reader, settings=settings)
-    monkeypatch.setattr(factory, "get_pipeline", lambda: pipeline)
+    pipeline = Pipeline(
+        [FakeLocator(box=BOX)], FakeRecognizer(text=""), weakest_char, reader, settings=settings
+    )
+    monkeypatch.setattr(lifecycle, "get_pipeline", lambda: pipeline)
 
 
 GEMINI_FAULTS = {
@@ -104,7 +102,7 @@ def test_gemini_faults_give_a_200_without_a_plate_and_never_log_the_key(
 
     # THEN the answer says no plate and why, and the key reached Gemini but not the logs
     assert body["success"] is False
-    assert body["stage"] == "failed"
+    assert body["stage_id"] == "failed"
     assert body["stage2_status"].startswith("error:") or body["stage2_status"] in (
         "no_plate",
         "invalid_plate",
@@ -127,7 +125,7 @@ def test_a_successful_fallback_logs_neither_the_key_nor_the_plate_at_info(
 
         body = _read(server, photo)
 
-    assert (body["stage"], body["plate_number"]) == ("stage2", PLATE)
+    assert (body["stage_id"], body["plate_number"]) == ("stage2", PLATE)
     out, err = capfd.readouterr()
     logs = out + err + caplog.text
     assert KEY not in logs
@@ -193,17 +191,17 @@ def test_secrets_manager_access_denied_skips_stage_two_without_failing_the_reque
 def test_a_missing_model_directory_gives_503_and_an_error_status_not_a_crash(
     bare_server, photo, tmp_path, monkeypatch
 ):
-    # GIVEN the production factory pointed at a model directory that does not exist
+    # GIVEN the production lifecycle pointed at a model directory that does not exist
     missing = Settings(model_dir=tmp_path / "no-such-dir")
-    monkeypatch.setattr(factory, "get_settings", lambda: missing)
+    monkeypatch.setattr(lifecycle, "get_settings", lambda: missing)
     builds: list[int] = []
-    real_build = factory._build
+    real_build = lifecycle._build
 
     def counting_build(settings: Settings) -> Pipeline:
         builds.append(1)
         return real_build(settings)
 
-    monkeypatch.setattr(factory, "_build", counting_build)
+    monkeypatch.setattr(lifecycle, "_build", counting_build)
     url = bare_server.url
 
     # WHEN the process serves, and photos are sent

@@ -16,8 +16,8 @@ import pytest
 from hardening_support import ROOT, http, run_handler_script
 from moto import mock_aws
 
-from plate_ocr.batch import S3Store
 from plate_ocr.config import Settings
+from plate_ocr.storage import S3Store
 
 REGION = "ap-northeast-2"
 
@@ -40,7 +40,7 @@ def test_every_skipped_finding_is_justified_in_the_template(template):
             assert len(skip.get("comment", "")) > 40, (name, skip["id"])
         ignored = metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
         # cfn-lint ignores carry their reason as a YAML comment next to them
-        assert set(ignored) <= {"ES2000", "ES6000"}, (name, ignored)
+        assert set(ignored) <= {"ES2000", "ES6000", "ES7000"}, (name, ignored)
     assert skipped > 0
 
 
@@ -89,6 +89,7 @@ def test_the_api_key_switch_guards_the_reading_routes_of_the_deployed_api(templa
     }
     reading = {
         ("POST", "/ocr/license-plate"),
+        ("POST", "/anonymize"),
         ("POST", "/warmup"),
         ("POST", "/uploads"),
         ("GET", "/results/{result_id}"),
@@ -191,7 +192,8 @@ def test_presigned_uploads_are_bounded_in_key_type_size_and_time(template):
     expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
     assert 0 < (expires - before).total_seconds() <= settings.upload_expires_seconds + 5
     # AND the role that signs it may write only under incoming/ (a policy cannot widen the role)
-    statements = template["Resources"]["ApiFunction"]["Properties"]["Policies"][0]["Statement"]
+    role = template["Resources"]["ApiFunctionRole"]["Properties"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
     puts = [s for s in statements if "s3:PutObject" in str(s["Action"])]
     assert len(puts) == 1
     assert str(puts[0]["Resource"]["Fn::Sub"]).endswith("/incoming/*")

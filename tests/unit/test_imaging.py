@@ -79,11 +79,12 @@ def test_exif_orientation_is_applied():
         (b"hello world, not an image", InvalidImageError),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, InvalidImageError),
         (b"GIF89a" + b"\x00" * 20, UnsupportedMediaTypeError),
-        (b"BM" + b"\x00" * 40, UnsupportedMediaTypeError),
-        (b"II*\x00" + b"\x00" * 20, UnsupportedMediaTypeError),
-        (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 20, UnsupportedMediaTypeError),
+        (b"BM" + b"\x00" * 40, InvalidImageError),
+        (b"II*\x00" + b"\x00" * 20, InvalidImageError),
+        (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 20, InvalidImageError),
+        (b"\x00\x00\x00\x18ftypavif" + b"\x00" * 20, InvalidImageError),
     ],
-    ids=["empty", "one-byte", "text", "truncated-png", "gif", "bmp", "tiff", "heic"],
+    ids=["empty", "one-byte", "text", "truncated-png", "gif", "bmp", "tiff", "heic", "avif"],
 )
 def test_bad_uploads_raise_typed_errors(data, error):
     with pytest.raises(error):
@@ -121,10 +122,206 @@ def test_inspect_reports_format_and_size_without_decoding():
     )
 
 
+def ftyp(major: bytes, *compatible: bytes) -> bytes:
+    body = major + b"\x00\x00\x00\x00" + b"".join(compatible)
+    return struct.pack(">I", 8 + len(body)) + b"ftyp" + body
+
+
 @pytest.mark.parametrize(
     ("head", "fmt"),
-    [(b"\xff\xd8\xff\xe0", "jpeg"), (b"RIFF\x00\x00\x00\x00WEBP", "webp"), (b"abcd", None)],
-    ids=["jpeg", "webp", "unknown"],
+    [
+        (b"\xff\xd8\xff\xe0", "jpeg"),
+        (b"RIFF\x00\x00\x00\x00WEBP", "webp"),
+        (b"BM\x00\x00", "bmp"),
+        (b"II*\x00", "tiff"),
+        (b"MM\x00*", "tiff"),
+        (ftyp(b"heic", b"mif1", b"heic"), "heif"),
+        (ftyp(b"mif1", b"mif1", b"heic"), "heif"),
+        (ftyp(b"avif", b"mif1", b"avif"), "avif"),
+        (ftyp(b"mif1", b"mif1", b"miaf", b"avif"), "avif"),
+        (ftyp(b"avis", b"avis", b"msf1"), "avif"),
+        (ftyp(b"isom", b"mp41"), None),
+        (b"abcd", None),
+    ],
+    ids=[
+        "jpeg",
+        "webp",
+        "bmp",
+        "tiff-intel",
+        "tiff-motorola",
+        "heic",
+        "mif1-with-heic",
+        "avif",
+        "mif1-with-avif",
+        "avif-sequence",
+        "mp4-video",
+        "unknown",
+    ],
 )
-def test_sniffing_reads_magic_bytes(head, fmt):
+def test_sniffing_reads_magic_bytes_and_brands(head, fmt):
     assert sniff_format(head) == fmt
+
+
+# --- issue 13: every photo a camera or phone makes --------------------------------------------
+
+RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+
+
+def red(fmt: str, **kwargs) -> bytes:
+    return encode(Image.new("RGB", (64, 32), RED), fmt, **kwargs)
+
+
+def animated(fmt: str, **kwargs) -> bytes:
+    frames = [Image.new("RGB", (64, 32), colour) for colour in (RED, GREEN, BLUE)]
+    buf = io.BytesIO()
+    frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], **kwargs)
+    return buf.getvalue()
+
+
+def heic(image: Image.Image, **kwargs) -> bytes:
+    import pillow_heif
+
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(image).save(buf, quality=95, **kwargs)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("make", "fmt"),
+    [
+        (lambda: encode(Image.new("RGB", (64, 32), RED), "BMP"), "bmp"),
+        (lambda: encode(Image.new("P", (64, 32), 3), "BMP"), "bmp"),
+        (lambda: encode(Image.new("RGB", (64, 32), RED), "TIFF"), "tiff"),
+        (lambda: encode(Image.new("RGB", (64, 32), RED), "TIFF", compression="tiff_lzw"), "tiff"),
+        (lambda: encode(Image.new("RGB", (64, 32), RED), "TIFF", compression="packbits"), "tiff"),
+        (lambda: encode(Image.new("RGB", (64, 32), RED), "TIFF", compression="jpeg"), "tiff"),
+        (
+            lambda: encode(
+                Image.new("RGB", (64, 32), RED), "TIFF", compression="tiff_adobe_deflate"
+            ),
+            "tiff",
+        ),
+        (lambda: encode(Image.new("I;16", (64, 32), 40000), "TIFF"), "tiff"),
+        (lambda: encode(Image.new("L", (64, 32), 76), "TIFF"), "tiff"),
+        (lambda: heic(Image.new("RGB", (64, 32), RED)), "heif"),
+        (lambda: encode(Image.new("RGB", (64, 32), RED), "AVIF"), "avif"),
+        (lambda: encode(Image.new("RGBA", (64, 32), (*RED, 255)), "AVIF"), "avif"),
+    ],
+    ids=[
+        "bmp",
+        "bmp-palette",
+        "tiff",
+        "tiff-lzw",
+        "tiff-packbits",
+        "tiff-jpeg",
+        "tiff-deflate",
+        "tiff-16-bit-grey",
+        "tiff-grey",
+        "heic",
+        "avif",
+        "avif-alpha",
+    ],
+)
+def test_camera_and_phone_formats_decode_to_8bit_bgr(make, fmt):
+    data = make()
+
+    info = inspect_image(data, **LIMITS)
+    image = decode_image(data, **LIMITS)
+
+    assert (info.format, info.width, info.height) == (fmt, 64, 32)
+    assert image.shape == (32, 64, 3) and image.dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    ("fmt", "kwargs"),
+    [
+        ("WEBP", {"duration": 100}),
+        ("PNG", {"duration": 100}),
+        ("AVIF", {"duration": 100}),
+        ("TIFF", {}),
+    ],
+    ids=["animated-webp", "apng", "avif-sequence", "multi-page-tiff"],
+)
+def test_an_animation_is_read_from_its_first_frame(fmt, kwargs):
+    image = decode_image(animated(fmt, **kwargs), **LIMITS)
+
+    blue, green, red = (int(v) for v in image[16, 32])
+    assert red > 200 and green < 40 and blue < 40, (red, green, blue)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda exif: encode(Image.new("RGB", (60, 20), RED), "AVIF", exif=exif),
+        lambda exif: heic(Image.new("RGB", (60, 20), RED), exif=exif),
+    ],
+    ids=["avif", "heic"],
+)
+def test_a_heif_or_avif_photo_is_turned_upright(make):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored as the file's own rotation (irot)
+
+    assert decode_image(make(exif.tobytes()), **LIMITS).shape[:2] == (60, 20)
+
+
+def test_a_tiff_photo_is_turned_upright():
+    from PIL import TiffImagePlugin
+
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[0x0112] = 6
+    data = encode(Image.new("RGB", (60, 20), RED), "TIFF", tiffinfo=tags)
+
+    assert decode_image(data, **LIMITS).shape[:2] == (60, 20)
+
+
+def bmp_header(width: int, height: int, bits: int = 24, compression: int = 0) -> bytes:
+    """A BMP header with 16 bytes of pixel data, whatever the size it claims."""
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, bits, compression, 0, 0, 0, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 70, 0, 0, 54) + info + b"\x00" * 16
+
+
+def tiff_header(width: int, height: int, compression: int = 1, bits: int = 8) -> bytes:
+    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, bits), (259, 3, 1, compression)]
+    ifd = struct.pack("<H", len(entries)) + b"".join(
+        struct.pack("<HHII", *entry) for entry in entries
+    )
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + b"\x00\x00\x00\x00"
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (bmp_header(20_000, 20_000), ImageTooLargeError),
+        (bmp_header(640, 480)[:40], InvalidImageError),
+        (bmp_header(640, 480)[:54], InvalidImageError),
+        (bmp_header(64, 32, compression=4), UnsupportedMediaTypeError),
+        (bmp_header(64, 32, bits=7), UnsupportedMediaTypeError),
+        (tiff_header(20_000, 20_000), ImageTooLargeError),
+        (tiff_header(64, 32, compression=4), UnsupportedMediaTypeError),
+        (tiff_header(64, 32, compression=34712), UnsupportedMediaTypeError),
+        (tiff_header(64, 32, bits=12), UnsupportedMediaTypeError),
+        (tiff_header(0, 32), InvalidImageError),
+        (b"II*\x00" + struct.pack("<I", 9999) + b"\x00" * 20, InvalidImageError),
+    ],
+    ids=[
+        "bmp-over-the-pixel-limit",
+        "bmp-header-cut-short",
+        "bmp-without-pixels",
+        "bmp-with-jpeg-inside",
+        "bmp-7-bit",
+        "tiff-over-the-pixel-limit",
+        "tiff-fax-compression",
+        "tiff-jpeg-2000",
+        "tiff-12-bit",
+        "tiff-without-size",
+        "tiff-directory-outside-the-file",
+    ],
+)
+def test_bmp_and_tiff_are_checked_from_their_headers_before_decoding(data, error):
+    with pytest.raises(error):
+        inspect_image(data, **LIMITS)
+
+
+def test_a_gif_is_refused_with_the_reason():
+    with pytest.raises(UnsupportedMediaTypeError, match="256 colours"):
+        inspect_image(encode(Image.new("P", (16, 16)), "GIF"), **LIMITS)

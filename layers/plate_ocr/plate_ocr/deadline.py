@@ -1,39 +1,78 @@
-"""Runs a read under a deadline (TIMEOUT_SECONDS): the caller gets a 504 instead of waiting on."""
+"""The deadline of one request or batch record (TIMEOUT_SECONDS), carried in a context variable.
+
+Work is stopped, not abandoned: steps that can run long check the deadline as they go (multipart
+parsing, the PNG inflation check), decoding runs in a child process that is killed when the
+deadline passes (:mod:`plate_ocr.imaging.pool`), and stage 2 gets only the time that is left. The
+models run between those checks; they take about 0.1 s (CRAFT's second opinion up to 1.5 s), so a
+read whose deadline passes while they run still answers with its result, up to that much late, and
+leaves nothing running.
+
+A context variable, not an argument: the deadline reaches the decoder and the Gemini client
+through the pipeline, whose interface does not change, and every thread (one request each in the
+local server) has its own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TypeVar
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
-from plate_ocr.errors import PlateOcrError
+from plate_ocr.errors import DeadlineExceededError
 
-T = TypeVar("T")
-
-# A few workers: a read that overruns its deadline keeps its thread until it ends (Python threads
-# cannot be killed), and the next request must not queue behind it.
-_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="plate-ocr")
+__all__ = ["Deadline", "DeadlineExceededError", "current", "limit"]
 
 
-class DeadlineExceededError(PlateOcrError):
-    """The read took longer than TIMEOUT_SECONDS."""
+class Deadline:
+    """A point in time (monotonic clock) by which the work must be done."""
 
-    code = "timeout"
-    http_status = 504
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expires_at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left; 0 once passed."""
+        return max(0.0, self.expires_at - time.monotonic())
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.expires_at
+
+    def check(self) -> None:
+        """Raises:
+        DeadlineExceededError: the deadline has passed.
+        """
+        if self.expired():
+            raise self.error()
+
+    def error(self) -> DeadlineExceededError:
+        return DeadlineExceededError(f"The request took longer than {self.seconds:g} seconds.")
 
 
-def run_with_deadline(fn: Callable[[], T], seconds: float) -> T:
-    """``fn()`` in a worker thread; its exceptions propagate.
+_current: ContextVar[Deadline | None] = ContextVar("plate_ocr_deadline", default=None)
 
-    Raises:
-        DeadlineExceededError: ``fn`` did not finish within ``seconds``.
-    """
-    future = _executor.submit(fn)
+
+def current() -> Deadline | None:
+    """The deadline of the work running in this context, if any."""
+    return _current.get()
+
+
+@contextmanager
+def limit(seconds: float) -> Iterator[Deadline]:
+    """Runs the block under a deadline of ``seconds`` (never later than an enclosing one)."""
+    outer = _current.get()
+    deadline = Deadline(seconds)
+    if outer is not None and outer.expires_at < deadline.expires_at:
+        deadline = outer
+    token = _current.set(deadline)
     try:
-        return future.result(timeout=seconds)
-    except FutureTimeout:
-        future.cancel()
-        raise DeadlineExceededError(
-            f"Reading the photo took longer than {seconds:g} seconds."
-        ) from None
+        yield deadline
+    finally:
+        _current.reset(token)
+
+
+def check() -> None:
+    """Raises DeadlineExceededError when the current deadline (if any) has passed."""
+    deadline = _current.get()
+    if deadline is not None:
+        deadline.check()

@@ -3,16 +3,25 @@
 ``plate-ocr serve`` (and ``make run``) start it. The handler is found by its import path with
 ``functions/`` put on ``sys.path`` at run time, so :mod:`plate_ocr` holds no static import of the
 handlers. Bodies always travel base64-encoded, as API Gateway sends binary media types.
+
+Requests are served in parallel, one thread each: the handler keeps each request's state per
+thread (functions/api/resolver.py). The server caps open connections at :data:`MAX_CONNECTIONS`
+(more get 503 at once), gives a request :data:`REQUEST_DEADLINE_SECONDS` to arrive in full (a
+client that trickles its headers or body gets 408), refuses conflicting Content-Length headers and
+chunked bodies, and names each request's id in ``X-Amzn-RequestId``, as API Gateway does.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib
 import json
 import logging
 import os
+import socket
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -33,6 +42,13 @@ STAGE = "local"
 SOCKET_TIMEOUT_SECONDS = 60.0
 #: The methods the server hands to the handler (the API's routes use GET and POST; CORS OPTIONS).
 ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
+#: Seconds a request has to arrive in full, from its first line (or the wait for it on a kept-alive
+#: connection) to the last byte of its body; the handler's own deadline (TIMEOUT_SECONDS) follows.
+REQUEST_DEADLINE_SECONDS = 30.0
+#: Open connections served at once; one thread each, so this also caps the server's threads.
+MAX_CONNECTIONS = 64
+#: Characters of a request line written to the access log (a request line may be 64 KB).
+_LOG_LINE_CHARS = 300
 
 
 def default_functions_dir() -> Path:
@@ -143,8 +159,34 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
         # A client that stops sending (or idles on keep-alive) would hold its thread forever.
         timeout = SOCKET_TIMEOUT_SECONDS
 
+        _expired = False
+
+        def handle_one_request(self) -> None:
+            # A timer, not a socket timeout: a client that sends one byte per timeout would
+            # otherwise hold its thread for as long as it likes.
+            self._expired = False
+            self._timer = threading.Timer(REQUEST_DEADLINE_SECONDS, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+            try:
+                super().handle_one_request()
+            finally:
+                self._timer.cancel()
+
+        def _expire(self) -> None:
+            self._expired = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RD)
+
         def _dispatch(self) -> None:
-            length = _content_length(self.headers.get("Content-Length"))
+            lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+            if len(lengths) > 1:
+                self.send_error(400, "The request has conflicting Content-Length headers.")
+                return
+            if self.headers.get("Transfer-Encoding") is not None:
+                self.send_error(411, "Send the body with a Content-Length, not chunked.")
+                return
+            length = _content_length(lengths.pop() if lengths else None)
             if length is None:
                 self.send_error(400, "Content-Length is not a whole number of bytes.")
                 return
@@ -161,6 +203,7 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
             except TimeoutError:
                 self.send_error(408, "The request body did not arrive in time.")
                 return
+            self._timer.cancel()
             if body is not None and len(body) < length:
                 self.send_error(400, "The body is shorter than its Content-Length.")
                 return
@@ -173,9 +216,11 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
                 query=parse_qsl(url.query, keep_blank_values=True),
                 source_ip=self.client_address[0],
             )
+            request_id = event["requestContext"]["requestId"]
             try:
                 response = handler(event, LambdaContext(timeout_seconds))
                 status, headers, payload = response_parts(response)
+                headers.append(("X-Amzn-RequestId", request_id))
             except Exception:
                 # Like API Gateway when the function crashes: a 502 and the log has the cause.
                 logger.exception("handler failed")
@@ -200,6 +245,8 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
         ) -> None:
             # http.server's own refusals (header too long, bad request line), in the JSON shape.
             self.close_connection = True
+            if self._expired:
+                code, message = 408, "The request did not arrive in time."
             if self.request_version == "HTTP/0.9":
                 # A request line that is no HTTP (TLS, noise) leaves HTTP/0.9, whose replies carry
                 # no status line; answer in HTTP/1.1 so the client sees the refusal.
@@ -215,7 +262,7 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
             self._send(code, headers, _error_body(code_name, message or reason))
 
         def log_message(self, format: str, *args: Any) -> None:
-            logger.info("%s %s", self.address_string(), format % args)
+            logger.info("%s %s", self.address_string(), (format % args)[:_LOG_LINE_CHARS])
 
     return _Request
 
@@ -232,18 +279,62 @@ def _error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": code, "message": message}).encode("utf-8")
 
 
+class CappedThreadingServer(ThreadingHTTPServer):
+    """A threading server that answers 503 at once past ``max_connections`` open connections."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        request_handler: type[BaseHTTPRequestHandler],
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
+        super().__init__(address, request_handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            body = _error_body("service_unavailable", "Too many open connections; retry shortly.")
+            head = (
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                f"Retry-After: 1\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+            with contextlib.suppress(OSError):
+                request.sendall(head.encode("ascii") + body)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        # ThreadingMixIn's, with the slot freed before the connection is closed: a client that has
+        # read its answer to the end can always connect again.
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self._slots.release()
+            self.shutdown_request(request)
+
+
 def make_server(
     host: str = "127.0.0.1",
     port: int = 3000,
     handler: str = "api.app.lambda_handler",
     functions_dir: Path | None = None,
     timeout_seconds: float = 30.0,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> ThreadingHTTPServer:
     """A server bound to ``host:port`` (port 0 picks a free one); call ``serve_forever``."""
     fn = load_handler(handler, functions_dir)
-    server = ThreadingHTTPServer((host, port), make_request_handler(fn, timeout_seconds))
-    server.daemon_threads = True
-    return server
+    return CappedThreadingServer(
+        (host, port), make_request_handler(fn, timeout_seconds), max_connections
+    )
 
 
 def serve(

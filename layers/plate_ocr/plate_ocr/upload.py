@@ -1,7 +1,13 @@
-"""Takes the photo out of an HTTP request: multipart ``image_file`` or a raw image body.
+"""Takes the photos out of an HTTP request: multipart ``image_file`` parts or a raw image body.
 
-Pure stdlib (the ``email`` package parses multipart), so the API handler, the local server and the
-tests share one reading of what a valid upload is. Size is checked before any parsing.
+A form may carry up to :data:`MAX_PARTS` ``image_file`` parts: photos of the same vehicle, read
+together and voted into one plate (all of them within the byte limit of one photo).
+
+Multipart bodies go through python-multipart's streaming parser (what Starlette uses) in slices,
+with the deadline checked between them and limits on what a form may hold: at most
+:data:`MAX_PARTS` parts, :data:`MAX_PART_HEADER_BYTES` of headers each, small non-file fields. The
+stdlib ``email`` parser it replaces was quadratic in the number of parts and recursed on nested
+comments in headers (a RecursionError, so a 500). Size is checked before any parsing.
 """
 
 from __future__ import annotations
@@ -9,30 +15,32 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from email.message import Message
-from email.parser import BytesParser
-from email.policy import HTTP
 
-from plate_ocr.errors import ImageTooLargeError, PlateOcrError, UnsupportedMediaTypeError
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
-#: Raw bodies the API reads; anything else (and multipart) is refused with 415.
-RAW_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+from plate_ocr import deadline
+from plate_ocr.errors import BadRequestError, ImageTooLargeError, UnsupportedMediaTypeError
+from plate_ocr.formats import ImageType
+
+#: Raw bodies the API reads; anything else (but multipart) is refused with 415.
+RAW_IMAGE_TYPES = tuple(t.value for t in ImageType)
 FIELD = "image_file"
-_TRUE = frozenset({"1", "true", "yes", "on"})
 #: Room for the multipart framing (boundaries, part headers, a dryRun field) beyond the image.
 _MULTIPART_OVERHEAD = 64 * 1024
+#: Parts of a form: the photos (up to this many frames of one vehicle), dryRun, a client's extra
+#: fields.
+MAX_PARTS = 8
+#: Header bytes of one part (a browser writes about 100).
+MAX_PART_HEADER_BYTES = 8 * 1024
+#: Bytes of a field that is not the photo (dryRun is 4 or 5).
+MAX_FIELD_BYTES = 1024
+#: The request's Content-Type header (media type and boundary: under 100 bytes from a browser).
+MAX_CONTENT_TYPE_BYTES = 1024
+#: Body bytes handed to the parser at a time, with a deadline check between slices.
+_FEED_BYTES = 64 * 1024
 
-
-class BadRequestError(PlateOcrError):
-    """The request is malformed (missing field, broken base64, broken multipart)."""
-
-    code = "bad_request"
-    http_status = 400
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
+__all__ = ["BadRequestError", "FormPart", "Upload", "read_upload"]
 
 
 @dataclass(frozen=True)
@@ -61,11 +69,19 @@ def encode_multipart(parts: list[FormPart], boundary: str) -> bytes:
 
 @dataclass(frozen=True)
 class Upload:
-    """The photo of a request and whether the caller asked for a dry run."""
+    """The photo of a request (the first of several), whether the caller asked for a dry run, and
+    every photo of the request with its file name (several: frames of one vehicle)."""
 
     data: bytes
     dry_run: bool
     filename: str | None = None
+    photos: tuple[bytes, ...] = ()
+    filenames: tuple[str | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.photos:
+            object.__setattr__(self, "photos", (self.data,))
+            object.__setattr__(self, "filenames", (self.filename,))
 
 
 def decode_body(body: str | None, is_base64: bool) -> bytes:
@@ -86,10 +102,6 @@ def decode_body(body: str | None, is_base64: bool) -> bytes:
         return body.encode("latin-1")
     except UnicodeEncodeError:
         return body.encode("utf-8")
-
-
-def is_true(value: str | None) -> bool:
-    return value is not None and value.strip().lower() in _TRUE
 
 
 def dry_run_flag(value: str | None) -> bool:
@@ -127,8 +139,8 @@ def read_upload(
         dry_run_query: the ``dryRun`` query parameter, if any.
 
     Raises:
-        BadRequestError: empty body, no ``image_file`` field, two of them, broken multipart.
-        ImageTooLargeError: the photo (or the whole body) is over ``max_bytes``.
+        BadRequestError: empty body, no ``image_file`` field, an empty one, broken multipart.
+        ImageTooLargeError: a photo (or the whole body) is over ``max_bytes``.
         UnsupportedMediaTypeError: a Content-Type that is neither multipart nor a read image type.
     """
     kind = media_type(content_type)
@@ -136,50 +148,129 @@ def read_upload(
     if kind == "multipart/form-data":
         if len(body) > max_bytes + _MULTIPART_OVERHEAD:
             raise ImageTooLargeError(f"The request is over the limit of {max_bytes} bytes.")
-        data, filename, form_dry_run = _read_multipart(body, content_type or "")
-        upload = Upload(data=data, dry_run=dry_run or form_dry_run, filename=filename)
+        files, form_dry_run = _read_multipart(body, content_type or "")
+        upload = Upload(
+            data=files[0][0],
+            dry_run=dry_run or form_dry_run,
+            filename=files[0][1],
+            photos=tuple(data for data, _ in files),
+            filenames=tuple(name for _, name in files),
+        )
     elif kind in RAW_IMAGE_TYPES:
         upload = Upload(data=body, dry_run=dry_run)
     else:
         shown = kind or "none"
         raise UnsupportedMediaTypeError(
             f"Content-Type {shown!r} is not accepted: send multipart/form-data with an "
-            f"'{FIELD}' field, or an image/jpeg, image/png or image/webp body."
+            f"'{FIELD}' field, or a photo body ({', '.join(RAW_IMAGE_TYPES)})."
         )
-    if not upload.data:
-        raise BadRequestError("The image is empty.", "empty_image")
-    if len(upload.data) > max_bytes:
-        raise ImageTooLargeError(
-            f"The image has {len(upload.data)} bytes; the limit is {max_bytes} bytes."
-        )
+    for i, photo in enumerate(upload.photos):
+        which = f"Photo {i + 1} of {len(upload.photos)}: the" if len(upload.photos) > 1 else "The"
+        if not photo:
+            raise BadRequestError(f"{which} image is empty.", "empty_image")
+        if len(photo) > max_bytes:
+            raise ImageTooLargeError(
+                f"{which} image has {len(photo)} bytes; the limit is {max_bytes} bytes."
+            )
     return upload
 
 
-def _read_multipart(body: bytes, content_type: str) -> tuple[bytes, str | None, bool]:
-    if "boundary=" not in content_type:
+def _read_multipart(body: bytes, content_type: str) -> tuple[list[tuple[bytes, str | None]], bool]:
+    if len(content_type) > MAX_CONTENT_TYPE_BYTES:
+        raise BadRequestError("The Content-Type header is too long.", "invalid_multipart")
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary", b"")
+    if not 1 <= len(boundary) <= 70:  # RFC 2046's bounds
         raise BadRequestError("multipart/form-data without a boundary.", "invalid_multipart")
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
-    message = BytesParser(policy=HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        raise BadRequestError("The multipart body cannot be parsed.", "invalid_multipart")
-    files: list[tuple[bytes, str | None]] = []
-    dry_run = False
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        if name == FIELD:
-            files.append((_payload(part), part.get_filename()))
-        elif name == "dryRun":
-            dry_run = dry_run_flag(_payload(part).decode("utf-8", "replace"))
-    if not files:
+    form = _Form()
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": form.on_part_begin,
+            "on_header_field": form.on_header_field,
+            "on_header_value": form.on_header_value,
+            "on_header_end": form.on_header_end,
+            "on_part_data": form.on_part_data,
+            "on_part_end": form.on_part_end,
+        },
+    )
+    try:
+        for start in range(0, len(body), _FEED_BYTES):
+            parser.write(body[start : start + _FEED_BYTES])
+            deadline.check()
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise BadRequestError("The multipart body cannot be parsed.", "invalid_multipart") from exc
+    if not form.files:
         raise BadRequestError(f"The form has no '{FIELD}' field.", "missing_field")
-    if len(files) > 1:
-        raise BadRequestError(f"Send one '{FIELD}', not {len(files)}.", "too_many_files")
-    data, filename = files[0]
-    return data, filename, dry_run
+    return form.files, form.dry_run
 
 
-def _payload(part: Message) -> bytes:
-    payload = part.get_payload(decode=True)
-    return payload if isinstance(payload, bytes) else b""
+class _Form:
+    """The callbacks of python-multipart's parser: collects the photo and dryRun within limits."""
+
+    def __init__(self) -> None:
+        self.files: list[tuple[bytes, str | None]] = []
+        self.dry_run = False
+        self.parts = 0
+        self._header_bytes = 0
+        self._field = bytearray()
+        self._value = bytearray()
+        self._name: str | None = None
+        self._filename: str | None = None
+        self._data = bytearray()
+
+    def on_part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise BadRequestError(f"The form has more than {MAX_PARTS} parts.", "invalid_multipart")
+        self._header_bytes = 0
+        self._field = bytearray()
+        self._value = bytearray()
+        self._name = self._filename = None
+        self._data = bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
+        self._field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
+        self._value += data[start:end]
+
+    def _count_header(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > MAX_PART_HEADER_BYTES:
+            raise BadRequestError(
+                f"A part's headers are over {MAX_PART_HEADER_BYTES} bytes.", "invalid_multipart"
+            )
+
+    def on_header_end(self) -> None:
+        if bytes(self._field).strip().lower() == b"content-disposition":
+            _, params = parse_options_header(self._value.decode("latin-1"))
+            name, filename = params.get(b"name"), params.get(b"filename")
+            self._name = _text(name) if name is not None else None
+            self._filename = _text(filename) if filename is not None else None
+        self._field = bytearray()
+        self._value = bytearray()
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._name == FIELD:
+            self._data += data[start:end]
+        elif self._name == "dryRun":
+            self._data += data[start:end]
+            if len(self._data) > MAX_FIELD_BYTES:
+                raise BadRequestError("The dryRun field is too long.", "invalid_dry_run")
+        # Other fields are skipped without being kept; the body size bounds them.
+
+    def on_part_end(self) -> None:
+        if self._name == FIELD:
+            self.files.append((bytes(self._data), self._filename))
+        elif self._name == "dryRun":
+            self.dry_run = dry_run_flag(self._data.decode("utf-8", "replace"))
+        self._data = bytearray()
+
+
+def _text(raw: bytes) -> str:
+    # parse_options_header hands back the header's bytes; browsers send names in UTF-8.
+    return raw.decode("utf-8", "replace")
