@@ -1,0 +1,110 @@
+"""The class of a plate: its colour and layout, told by the rectified crop and the grammar.
+
+Korean plates say what the vehicle is by colour: light blue for electric (and hydrogen) cars since
+2017, yellow for commercial transport, orange for construction machines, the old green plates, and
+white for the rest; diplomatic and military plates are told by their characters. EV-charger
+parking enforcement needs exactly this: is the car in the EV bay an EV?
+
+The colour is the plate background's: the crop's central part is split into text and background
+(Otsu on brightness; the larger part is the background), and the background's median hue and
+saturation decide. Night and infrared photos carry no colour; there the grammar decides (a
+commercial usage syllable or a region prefix means a yellow commercial plate).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from plate_ocr.grammar import COMMERCIAL_SYLLABLES, DELIVERY_SYLLABLES, PlateParse
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    Image = npt.NDArray[Any]
+
+
+class PlateClass(StrEnum):
+    """What a plate's colour and layout say about the vehicle."""
+
+    WHITE = "white"
+    EV = "ev"
+    YELLOW_COMMERCIAL = "yellow_commercial"
+    GREEN_OLD = "green_old"
+    ORANGE_CONSTRUCTION = "orange_construction"
+    DIPLOMATIC = "diplomatic"
+    MILITARY = "military"
+
+    @property
+    def label(self) -> str:
+        """The Korean label the web page shows."""
+        return _LABELS[self]
+
+
+_LABELS = {
+    PlateClass.WHITE: "일반",
+    PlateClass.EV: "전기차",
+    PlateClass.YELLOW_COMMERCIAL: "사업용",
+    PlateClass.GREEN_OLD: "구형 녹색",
+    PlateClass.ORANGE_CONSTRUCTION: "건설기계",
+    PlateClass.DIPLOMATIC: "외교",
+    PlateClass.MILITARY: "군용",
+}
+
+#: Below this median saturation (0-255) the background has no colour to speak of.
+MIN_SATURATION = 50
+#: OpenCV hue range (0-180) and least saturation of each coloured plate's background. White plates
+#: in warm light, and old cream ones, reach hue 11-18 at saturation 50-125 (kr-plates train crops),
+#: so yellow and orange need far more saturation than that: real yellow plates measure 150-190.
+HUES = {
+    PlateClass.ORANGE_CONSTRUCTION: (5, 17, 150),
+    PlateClass.YELLOW_COMMERCIAL: (17, 36, 140),
+    PlateClass.GREEN_OLD: (36, 90, 60),
+    PlateClass.EV: (90, 130, 50),
+}
+
+
+def background_colour(crop: Image) -> PlateClass | None:
+    """The colour class of a rectified plate crop's background; None when it has no colour."""
+    import cv2
+    import numpy as np
+
+    if crop.ndim != 3 or crop.shape[2] != 3 or min(crop.shape[:2]) < 8:
+        return None
+    h, w = crop.shape[:2]
+    inner = crop[h // 8 : h - h // 8, w // 12 : w - w // 12]
+    hsv = cv2.cvtColor(inner, cv2.COLOR_BGR2HSV)
+    value = np.ascontiguousarray(hsv[:, :, 2])
+    _, split = cv2.threshold(value, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    bright = split.astype(bool)
+    background = bright if bright.mean() >= 0.5 else ~bright
+    if background.sum() < 16:
+        return None
+    hue = float(np.median(hsv[:, :, 0][background]))
+    saturation = float(np.median(hsv[:, :, 1][background]))
+    if saturation < MIN_SATURATION:
+        return PlateClass.WHITE if _has_colour(hsv) else None
+    for cls, (lo, hi, least) in HUES.items():
+        if lo <= hue < hi and saturation >= least:
+            return cls
+    return PlateClass.WHITE
+
+
+def _has_colour(hsv: Any) -> bool:
+    """Whether the crop shows any colour at all (a night or infrared crop does not)."""
+    return float((hsv[:, :, 1] > MIN_SATURATION).mean()) > 0.02
+
+
+def classify(crop: Image | None, parsed: PlateParse) -> PlateClass:
+    """The plate's class from its crop (``None``: not seen) and its parsed number."""
+    if parsed.format == "diplomatic":
+        return PlateClass.DIPLOMATIC
+    if parsed.usage == "military":
+        return PlateClass.MILITARY
+    colour = background_colour(crop) if crop is not None else None
+    if colour is not None:
+        return colour
+    commercial = parsed.syllable in COMMERCIAL_SYLLABLES + DELIVERY_SYLLABLES
+    if commercial or parsed.format == "regional":
+        return PlateClass.YELLOW_COMMERCIAL
+    return PlateClass.WHITE
