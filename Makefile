@@ -12,7 +12,7 @@ MANIFEST ?= ../shared/datasets/kr-plates/manifest.csv
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: help setup system-deps run test unit functional hardening security load lint container-test train eval bench clean
+.PHONY: help setup system-deps run test unit functional hardening security load lint container-test train train-detector calibrate eval bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -21,11 +21,16 @@ setup: $(STAMP) ## create .venv and install everything (idempotent)
 
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	@echo "==> first run: creating .venv and installing plate-ocr (torch is large: a few minutes)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> [1/3] pip"
 	$(BIN)/pip install -q --upgrade pip
+	@echo "==> [2/3] torch and torchvision ($(TORCH_SPEC))"
 	$(BIN)/pip install -q $(TORCH_SPEC)
+	@echo "==> [3/3] plate-ocr and its dependencies"
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
+	@echo "==> set-up done"
 
 run: setup ## start the API + web page locally on http://$(HOST):$(PORT) (no Docker)
 	$(BIN)/plate-ocr serve --host $(HOST) --port $(PORT)
@@ -39,10 +44,9 @@ unit: setup ## pure unit tests
 	$(BIN)/pytest -q tests/unit
 
 functional: setup ## handler tests with moto and fakes
-	@if [ -d tests/functional ] && ls tests/functional/test_*.py >/dev/null 2>&1; then \
-		$(BIN)/pytest -q tests/functional; else echo "no functional tests yet"; fi
+	$(BIN)/pytest -q tests/functional
 
-lint: setup ## ruff lint + format check, mypy strict on the package
+lint: setup ## ruff lint + format check, mypy strict on plate_ocr and functions
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -63,8 +67,20 @@ train: setup ## train the recogniser from scratch and export it to models/ (TRAI
 	bash scripts/install-system-deps.sh --training
 	$(BIN)/python -m training.train --no-export --eval-every 2000 $(TRAIN_ARGS)
 	$(BIN)/python -m training.train --run runs/korplate-ft --init runs/korplate/last.pt --no-render \
-		--steps 1200 --warmup 96 --batch 48 --lr 3e-4 --real-frac 0.5 --seed 99 --eval-every 400
+		--steps 1200 --warmup 96 --batch 48 --lr 3e-4 --real-frac 0.5 --seed 99 --eval-every 400 \
+		--no-export
+	$(BIN)/python -m training.dataset --pool runs/pool_ft --first 0 --count 8
+	$(BIN)/python -m training.train --run runs/korplate-ft2 --init runs/korplate-ft/last.pt \
+		--no-render --pool runs/pool_ft --steps 1500 --warmup 120 --batch 48 --lr 3e-4 \
+		--real-frac 0.5 --seed 11 --eval-every 500
 	$(BIN)/python -m training.evaluate
+
+train-detector: setup ## train the plate detector from scratch and export it to models/ (DETECTOR_ARGS=--resume resumes)
+	bash scripts/install-system-deps.sh --training
+	$(BIN)/python -m training.detector $(DETECTOR_ARGS)
+
+calibrate: setup ## fit the confidence calibration on the dev split (models/confidence.json)
+	$(BIN)/python -m training.calibrate
 
 eval: setup ## stage-1 accuracy on the val split of ../shared
 	$(BIN)/plate-ocr eval --manifest $(MANIFEST) --split val --errors /tmp/plate-ocr-misreads.csv

@@ -1,8 +1,10 @@
 """korplate: the plate recogniser's network, in EasyOCR's custom-network form.
 
 EasyOCR imports this file from ``user_network_directory`` and builds ``Model(num_class, **network_params)``
-(``network_params`` come from ``korplate.yaml``). The architecture is EasyOCR's generation-2 CRNN (VGG
-feature extractor, two bidirectional LSTMs, a linear CTC head), kept here self-contained so the shipped
+(``network_params`` come from ``korplate.yaml``). The shipped network is ``head: slots``, the
+:class:`SlotModel` CNN that classifies every character position at once. ``head: crnn`` builds
+EasyOCR's generation-2 CRNN instead (VGG feature extractor, two bidirectional LSTMs, a linear CTC
+head), which stayed on the CTC plateau on our CPU budget. Both are self-contained here, so the shipped
 model does not depend on EasyOCR's internal module layout.
 """
 
@@ -139,7 +141,10 @@ class SlotModel(nn.Module):
         )
 
     def slot_logits(self, input):
-        return self.head(self.pool(self.features(input))).view(-1, self.slots, self.num_class)
+        # float(): under bfloat16 autocast the convolutions run in bfloat16 while the head, which
+        # EasyOCR quantises to int8, needs float32 inputs.
+        pooled = self.pool(self.features(input)).float()
+        return self.head(pooled).view(-1, self.slots, self.num_class)
 
     def forward(self, input, text=None):
         logits = self.slot_logits(input)

@@ -42,18 +42,18 @@ def main() -> int:
     import easyocr
     import torch
 
-    from plate_ocr import factory
+    from plate_ocr import lifecycle
     from plate_ocr.evaluate import load_manifest
 
     import_s = time.perf_counter() - t0
     default_threads = torch.get_num_threads()
-    warm_s = factory.warm_up()
+    warm_s = lifecycle.warm_up()
     print(f"imports: {import_s:.2f} s; models loaded and warm: {warm_s:.2f} s")
 
     samples = load_manifest(Path(args.manifest), split=args.split)
     scenes = [s for s in samples if s.kind == "scene"][: args.scenes]
     crops = [s for s in samples if s.kind == "crop"][: args.crops]
-    pipeline = factory.get_pipeline()
+    pipeline = lifecycle.get_pipeline()
 
     def time_stage1(items: list) -> list[float]:
         out = []
@@ -101,7 +101,7 @@ def main() -> int:
 
     if not args.skip_stock:
         # Stock EasyOCR with its default settings, the machine's default torch threads included
-        # (the factory set plate-ocr's own count process-wide).
+        # (the pipeline's build set plate-ocr's own count process-wide).
         torch.set_num_threads(default_threads)
         from easyocr_en_models import model_dir
 

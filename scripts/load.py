@@ -1,12 +1,16 @@
 """Load test on loopback: `plate-ocr serve` with 4 concurrent clients posting real plate photos.
 
 `make load` runs it. It starts the server itself on a free port of 127.0.0.1, waits for
-/healthz, warms every model, CRAFT included (POST /warmup?full=true), lets ``--settle`` concurrent
+/healthz, warms every model on both detector canvases (POST /warmup), lets ``--settle`` concurrent
 requests bring the process to its working size (not counted), then sends ``--requests`` photos from
 ``--clients`` threads (stdlib HTTP, one keep-alive connection each) for at most ``--seconds``.
 It prints errors, p50/p95/max latency, throughput, and the server's RSS at the start and after
 the run (growth in %). A benchmark that prints figures, not a CI gate; the exit status is 1 when
 any request failed or RSS grew by more than ``--max-rss-growth`` percent.
+
+It also checks that clients never see each other's answers: every photo is read once alone after
+the warm-up, and during the run each answer must match its photo's (same plates, same stage) and
+name its own request id (the ``X-Amzn-RequestId`` header the server sent); a mismatch is an error.
 
 Photos are READ from the shared data set at run time (val, then train; crops by default), never
 copied; without it, events/plate.jpg is used.
@@ -15,6 +19,7 @@ copied; without it, events/plate.jpg is used.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import http.client
 import json
@@ -60,11 +65,28 @@ def load_photos(manifest: Path, limit: int, kind: str) -> list[tuple[str, bytes]
 
 
 def rss_kib(pid: int) -> int:
-    """Resident memory of a process (and its children, none here) from /proc, in KiB."""
+    """Resident memory of a process and its children (the decoder processes) from /proc, in KiB."""
+    total = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
+            total += int(line.split()[1])
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError, RuntimeError):  # a decoder process that ended
+                total += rss_kib(int(child))
+    return total
+
+
+def signature(body: bytes) -> tuple[object, ...]:
+    """What an answer says about its photo: the parts that must not change under concurrency."""
+    answer = json.loads(body)
+    return (
+        answer.get("success"),
+        answer.get("plate_number"),
+        tuple(p.get("plate_number") for p in answer.get("plates", [])),
+        answer.get("image_width"),
+        answer.get("image_height"),
+    )
 
 
 def free_port() -> int:
@@ -76,10 +98,17 @@ def free_port() -> int:
 def request(
     conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None
 ) -> tuple[int, bytes]:
+    status, data, _ = request_with_id(conn, method, path, body)
+    return status, data
+
+
+def request_with_id(
+    conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None
+) -> tuple[int, bytes, str]:
     headers = {"Content-Type": "image/jpeg"} if body is not None else {}
     conn.request(method, path, body=body, headers=headers)
     response = conn.getresponse()
-    return response.status, response.read()
+    return response.status, response.read(), response.getheader("X-Amzn-RequestId", "")
 
 
 def wait_ready(host: str, port: int, server: subprocess.Popen[bytes], timeout: float) -> None:
@@ -104,6 +133,7 @@ def client(
     total: int,
     stop_at: float,
     tally: Tally,
+    alone: dict[str, tuple[object, ...]] | None = None,
 ) -> None:
     conn = http.client.HTTPConnection(host, port, timeout=60)
     while time.monotonic() < stop_at:
@@ -113,7 +143,7 @@ def client(
         name, data = photos[n % len(photos)]
         started = time.perf_counter()
         try:
-            status, body = request(conn, "POST", "/ocr/license-plate", data)
+            status, body, request_id = request_with_id(conn, "POST", "/ocr/license-plate", data)
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             conn = http.client.HTTPConnection(host, port, timeout=60)
@@ -126,8 +156,13 @@ def client(
             tally.statuses[status] = tally.statuses.get(status, 0) + 1
             if status != 200:
                 tally.errors.append(f"{name}: HTTP {status} {body[:120]!r}")
-            elif json.loads(body).get("success"):
+                continue
+            if json.loads(body).get("success"):
                 tally.plates_read += 1
+            if json.loads(body).get("request_id") != request_id:
+                tally.errors.append(f"{name}: answered with another request's id")
+            if alone is not None and name in alone and signature(body) != alone[name]:
+                tally.errors.append(f"{name}: another photo's answer {signature(body)}")
 
 
 def start_clients(
@@ -138,13 +173,14 @@ def start_clients(
     seconds: float,
     clients: int,
     tally: Tally,
+    alone: dict[str, tuple[object, ...]] | None = None,
 ) -> list[threading.Thread]:
     """Starts ``clients`` threads that share ``total`` requests, for at most ``seconds``."""
     counter, stop_at = itertools_count(), time.monotonic() + seconds
     threads = [
         threading.Thread(
             target=client,
-            args=(host, port, photos, counter, total, stop_at, tally),
+            args=(host, port, photos, counter, total, stop_at, tally, alone),
             daemon=True,
         )
         for _ in range(clients)
@@ -181,7 +217,7 @@ def main() -> int:
         "--kind",
         choices=["crop", "scene", "all"],
         default="crop",
-        help="plate crops (default) or whole scenes (seconds each on 2 cores)",
+        help="plate crops (default) or whole scenes",
     )
     parser.add_argument(
         "--settle",
@@ -204,7 +240,7 @@ def main() -> int:
         rss_boot = rss_kib(server.pid)
         warm = http.client.HTTPConnection(host, port, timeout=120)
         started = time.perf_counter()
-        warm_status, warm_body = request(warm, "POST", "/warmup?full=true")
+        warm_status, warm_body = request(warm, "POST", "/warmup")
         warm_seconds = time.perf_counter() - started
         settled = args.settle if warm_status == 200 else 0
         if settled:
@@ -213,6 +249,13 @@ def main() -> int:
             # a hundred concurrent requests, flat after that.
             for thread in start_clients(host, port, photos, args.settle, 60, args.clients, Tally()):
                 thread.join()
+        # What each photo gets alone, one request at a time: the answers of the run must match.
+        solo = http.client.HTTPConnection(host, port, timeout=120)
+        alone = {}
+        for name, data in photos:
+            status, body = request(solo, "POST", "/ocr/license-plate", data)
+            if status == 200:
+                alone[name] = signature(body)
         rss_start = rss_kib(server.pid)
         model_note = "model loaded" if warm_status == 200 else "MODEL MISSING: smoke test only"
         print(
@@ -230,7 +273,7 @@ def main() -> int:
         tally = Tally()
         began = time.perf_counter()
         threads = start_clients(
-            host, port, photos, args.requests, args.seconds, args.clients, tally
+            host, port, photos, args.requests, args.seconds, args.clients, tally, alone
         )
         # RSS against requests done, sampled twice a second: a plateau and a leak look alike
         # in two snapshots but not in a trace.

@@ -61,8 +61,18 @@ def render_photo(text: str = PLATE, seed: int = 7) -> bytes:
     return out.getvalue()
 
 
-def multipart(photo: bytes, *, dry_run: bool = False, filename: str = "plate.jpg") -> bytes:
+def multipart(
+    photo: bytes,
+    *,
+    dry_run: bool = False,
+    filename: str = "plate.jpg",
+    more: tuple[bytes, ...] = (),
+) -> bytes:
+    """A form with the photo (and ``more`` photos of the same vehicle: a burst)."""
     parts = [FormPart("image_file", photo, filename, "image/jpeg")]
+    parts += [
+        FormPart("image_file", p, f"frame-{i + 2}.jpg", "image/jpeg") for i, p in enumerate(more)
+    ]
     if dry_run:
         parts.append(FormPart("dryRun", b"true"))
     return encode_multipart(parts, BOUNDARY)
@@ -178,6 +188,19 @@ def main() -> int:
             "/ocr/license-plate",
             headers={"Content-Type": form},
             body=multipart(photo, dry_run=True),
+        ),
+        "api-post-ocr-burst": api_event(
+            "POST",
+            "/ocr/license-plate",
+            headers={"Content-Type": form},
+            # Three frames of one car: the same scene with other noise (a gate camera's burst).
+            body=multipart(photo, more=(render_photo(seed=8), render_photo(seed=9))),
+        ),
+        "api-post-anonymize": api_event(
+            "POST",
+            "/anonymize",
+            headers={"Content-Type": "image/jpeg", "Accept": "image/jpeg"},
+            body=photo,
         ),
         "api-post-uploads": api_event(
             "POST",

@@ -1,8 +1,8 @@
 """Training data: a pool of pre-rendered synthetic plates, and the real ``train`` split with
 augmentation.
 
-Rendering a degraded plate costs about 10 ms of CPU, more than the CRNN's training step per image,
-so synthetic plates are rendered ahead into shards (``runs/<run>/pool/shard_*.npz``, model-input
+Rendering a degraded plate costs about 10 ms of CPU, more than a training step costs per image, so
+synthetic plates are rendered ahead into shards (``runs/<run>/pool/shard_*.npz``, model-input
 size, about 5 KB each) by ``python -m training.dataset``, which ``training.train`` starts in the
 background and whose shards it picks up as they appear. Shards are deterministic per index (seeded
 by the index), so a pool can be rebuilt exactly.
@@ -22,7 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from plate_ocr.evaluate import motion_blur
 from plate_ocr.recognizer import TWO_ROW_MAX_ASPECT, to_model_input
+from training.synth import night, sensor
 
 DATASET = Path(
     os.environ.get(
@@ -49,20 +51,62 @@ class RealCrop:
     label: str
     plate_type: str
     image: np.ndarray
+    two_row: bool = False
 
 
 def load_real(split: str, kind: str = "crop") -> list[RealCrop]:
-    """Real crops of one split of ``kr-plates``."""
+    """Real plate crops: ``val`` (kr-plates val, measurement only), ``train`` (kr-plates train
+    crops and the accepted plates of the unlabelled scenes, both without the dev split) or ``dev``
+    (the dev split of both: never trained on, for choices)."""
+    from training.scenes import is_dev
+
     rows = []
     with open(DATASET / "manifest.csv", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            if row["split"] != split or row["kind"] != kind:
+            if row["kind"] != kind:
+                continue
+            if split == "val":
+                if row["split"] != "val":
+                    continue
+            elif row["split"] != "train" or is_dev(row["path"]) != (split == "dev"):
                 continue
             img = cv2.imread(str(DATASET / row["path"]), cv2.IMREAD_COLOR)
             if img is None:
                 continue
-            rows.append(RealCrop(DATASET / row["path"], row["label"], row["plate_type"], img))
+            two_row = row["label"] in TWO_ROW_TRAIN_LABELS
+            rows.append(
+                RealCrop(DATASET / row["path"], row["label"], row["plate_type"], img, two_row)
+            )
+    if split in ("train", "dev") and kind == "crop":
+        rows += scene_crops(split)
     return rows
+
+
+def scene_crops(split: str) -> list[RealCrop]:
+    """Plates of the unlabelled scenes that a person accepted (``training.pseudo``), cut out the
+    way the pipeline cuts a detected plate (:func:`plate_ocr.locate.geometry.rectify`)."""
+    import json
+
+    from plate_ocr import grammar
+    from plate_ocr.locate.geometry import ONE_ROW_MIN_ASPECT, quad_aspect, rectify
+    from training.pseudo import TEXTS
+    from training.scenes import SCENES, is_dev
+
+    if not TEXTS.is_file():
+        return []
+    out = []
+    for name, plates in sorted(json.loads(TEXTS.read_text(encoding="utf-8")).items()):
+        if is_dev(name) != (split == "dev") or not plates:
+            continue
+        photo = cv2.imread(str(SCENES / name), cv2.IMREAD_COLOR)
+        for plate in plates:
+            quad = tuple(tuple(p) for p in plate["quad"])
+            parsed = grammar.parse(plate["text"])
+            two_row = parsed.format == "regional" and quad_aspect(quad) < ONE_ROW_MIN_ASPECT
+            plate_type = parsed.format if parsed.format in ("7char", "8char") else "regional"
+            crop = rectify(photo, quad)  # type: ignore[arg-type]
+            out.append(RealCrop(SCENES / name, parsed.text, plate_type, crop, two_row))
+    return out
 
 
 def augment_real(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
@@ -93,13 +137,13 @@ def augment_real(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
         )
     if rng.random() < 0.3:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.2))
-    if rng.random() < 0.5:
-        out = np.clip(out + rng.normal(0, rng.uniform(2, 10), out.shape), 0, 255).astype(np.uint8)
-    if rng.random() < 0.5:
-        ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 90))])
-        if ok:
-            out = cv2.imdecode(enc, cv2.IMREAD_COLOR)
-    return out
+    elif rng.random() < 0.3:
+        length = round(out.shape[1] * rng.uniform(0.01, 0.07))
+        if length >= 2:
+            out = motion_blur(out, length, float(rng.normal(0, 12)))
+    if rng.random() < 0.12:
+        out = night(rng, out)
+    return sensor(rng, out, noise=(0.5, 2, 10), jpeg=(0.5, 20, 90))
 
 
 class RealTrain:
@@ -114,7 +158,7 @@ class RealTrain:
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         item = self.items[int(rng.integers(len(self.items)))]
         img = augment_real(rng, item.image)
-        two_row = item.label in TWO_ROW_TRAIN_LABELS
+        two_row = item.two_row
         h, w = img.shape[:2]
         if w / h < TWO_ROW_MAX_ASPECT and rng.random() < NEGATIVE_P:
             return to_model_input(img, not two_row), ""

@@ -1,9 +1,9 @@
-"""Accuracy of the recogniser on the real ``val`` crops (measurement and error analysis only).
+"""Accuracy of the recogniser on real crops: the dev split (for choices) or ``val`` (measurement).
 
-``python -m training.evaluate`` loads the shipped model the way production does (EasyOCR custom
-network, int8 dynamic quantisation) and prints exact match overall and per plate type, character
-accuracy and the per-crop latency; ``--failures DIR`` writes the misread crops with their model
-input for a look.
+``python -m training.evaluate [--split val]`` loads the shipped model the way production does
+(EasyOCR custom network, int8 dynamic quantisation) and prints exact match overall and per plate
+type, character accuracy and the per-crop latency; ``--failures DIR`` writes the misread crops with
+their model input for a look.
 """
 
 from __future__ import annotations
@@ -24,19 +24,16 @@ from training.dataset import load_real
 REPO = Path(__file__).resolve().parents[1]
 
 
-_VAL_CACHE: list[Any] = []
+_CACHE: dict[str, list[Any]] = {}
 
 
 def evaluate(
-    recognizer: PlateRecognizer, split: str = "val", failures: Path | None = None
+    recognizer: PlateRecognizer, split: str = "dev", failures: Path | None = None
 ) -> dict[str, Any]:
     """Reads every crop of ``split`` and scores the readings against the labels."""
-    if split == "val" and _VAL_CACHE:
-        items = _VAL_CACHE
-    else:
-        items = load_real(split)
-        if split == "val":
-            _VAL_CACHE.extend(items)
+    if split not in _CACHE:
+        _CACHE[split] = load_real(split)
+    items = _CACHE[split]
     per_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     chars_ok = chars_total = 0
     times = []
@@ -82,7 +79,7 @@ def evaluate(
 
 
 def evaluate_module(module: Any, charset: str) -> dict[str, Any]:
-    """Evaluates an in-memory training model (float, not quantised) on ``val``."""
+    """Evaluates an in-memory training model (float, not quantised) on the dev split."""
     return evaluate(PlateRecognizer.from_module(module, ["[blank]", *charset]))
 
 
@@ -90,7 +87,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model-dir", type=Path, default=REPO / "models")
     ap.add_argument("--network", default="korplate")
-    ap.add_argument("--split", default="val")
+    ap.add_argument("--split", default="dev", choices=("dev", "val", "train"))
     ap.add_argument("--no-quantize", action="store_true")
     ap.add_argument("--failures", type=Path)
     ap.add_argument("--show", action="store_true", help="print every reading")

@@ -13,40 +13,43 @@ from pathlib import Path
 
 import torch
 
+from plate_ocr.recognizer_config import RecognizerConfig
+
 REPO = Path(__file__).resolve().parents[1]
+SHIPPED_CONFIG = REPO / "models" / "korplate.yaml"
 
 
-def _steps_line(ck: dict) -> str:
+def steps_history(ck: dict) -> str:
+    """How a checkpoint's weights were trained: ``28006``, ``28006 + 1200 fine-tuning``, ..."""
+    history = str(ck.get("history", ""))
     before = int(ck.get("steps_before", 0))
+    if history:
+        return f"{history} + {ck['step']} fine-tuning"
     if before:
-        return f"# trained steps: {before} + {ck['step']} fine-tuning"
-    return f"# trained steps: {ck['step']}"
+        return f"{before} + {ck['step']} fine-tuning"
+    return str(ck["step"])
 
 
-def export(checkpoint: Path, out_dir: Path, network: str = "korplate") -> None:
+def export(
+    checkpoint: Path,
+    out_dir: Path,
+    network: str = "korplate",
+    second_look_below: float | None = None,
+) -> None:
+    """Writes ``<network>.pth`` and its config ``<network>.yaml`` (the network's shape from the
+    checkpoint; ``second_look_below`` by default the shipped model's)."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     state = {
         f"module.{k}": (v.half() if v.is_floating_point() else v) for k, v in ck["model"].items()
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(state, out_dir / f"{network}.pth")
-    charset = ck["charset"]
-    params = ck["network_params"]
-    # json-style quoting keeps the Hangul readable and is valid YAML.
-    import json
-
-    from plate_ocr.recognizer import IMG_H
-
-    lines = [
-        "# The plate recogniser, an EasyOCR custom network. Written by training/export.py.",
-        f"imgH: {IMG_H}",
-        "lang_list: ['ko']",
-        f"character_list: {json.dumps(charset, ensure_ascii=False)}",
-        "network_params:",
-        *(f"  {k}: {v}" for k, v in params.items()),
-        _steps_line(ck),
-    ]
-    (out_dir / f"{network}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if second_look_below is None:
+        second_look_below = RecognizerConfig.read(SHIPPED_CONFIG).second_look_below
+    config = RecognizerConfig(dict(ck["network_params"]), second_look_below)
+    (out_dir / f"{network}.yaml").write_text(
+        config.to_yaml(ck["charset"], f"# trained steps: {steps_history(ck)}"), encoding="utf-8"
+    )
     print(f"exported step {ck['step']} to {out_dir}/{network}.{{pth,yaml}}")
 
 
@@ -56,8 +59,14 @@ def main() -> None:
         "checkpoint", type=Path, nargs="?", default=REPO / "runs" / "korplate" / "last.pt"
     )
     ap.add_argument("--out", type=Path, default=REPO / "models")
+    ap.add_argument(
+        "--second-look-below",
+        type=float,
+        default=None,
+        help="the model's second-look threshold (default: the shipped model's)",
+    )
     args = ap.parse_args()
-    export(args.checkpoint, args.out)
+    export(args.checkpoint, args.out, second_look_below=args.second_look_below)
 
 
 if __name__ == "__main__":

@@ -29,13 +29,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from plate_ocr.evaluate import motion_blur
 from training.charset import (
     COMMERCIAL,
-    DIPLOMATIC,
-    MILITARY,
     PRIVATE,
-    REGIONS,
-    RENTAL,
 )
 
 ASSETS = Path(
@@ -190,43 +187,60 @@ def _glyph(
     return _font_mask(token, font)
 
 
-def random_label(rng: np.random.Generator, kind: str) -> tuple[list[str], int]:
-    """Tokens of a plate string for ``kind`` and how many of them sit on the top row (two-row
-    kinds)."""
+#: The number format each kind carries (old green two-row plates without a region read as 7char).
+KIND_FORMATS = {
+    "white7": "7char",
+    "ev7": "7char",
+    "short7": "7char",
+    "green2": "7char",
+    "white8": "8char",
+    "holo8": "8char",
+    "yellow2": "regional",
+    "yellow1": "regional",
+    "green2r": "regional",
+    "diplo": "diplomatic",
+}
+#: Syllables a kind favours, and how often (issuing practice: yellow plates are commercial).
+FAVOURED = {"yellow2": (COMMERCIAL, 0.8), "yellow1": (COMMERCIAL, 0.8), "green2r": (PRIVATE, 0.6)}
 
-    def digits(n: int, front: bool = False) -> list[str]:
-        # Numbers as issued: three-digit vehicle classes start at 100, and no group is all zeros.
-        while True:
-            out = [str(d) for d in rng.integers(0, 10, n)]
-            if not (front and n == 3 and out[0] == "0") and set(out) != {"0"}:
-                return out
 
-    def syllable(pool: str) -> str:
-        return pool[int(rng.integers(len(pool)))]
+def random_label(rng: np.random.Generator, kind: str) -> list[str]:
+    """The tokens of a plate number of ``kind`` (a region or diplomatic prefix is one token).
 
-    r = rng.random()
-    general = PRIVATE + RENTAL + MILITARY + COMMERCIAL
-    if kind in ("white7", "ev7", "short7"):
-        pool = PRIVATE if r < 0.5 else general
-        return [*digits(2), syllable(pool), *digits(4)], 0
-    if kind in ("white8", "holo8"):
-        pool = PRIVATE if r < 0.5 else general
-        return [*digits(3, front=True), syllable(pool), *digits(4)], 0
-    region = REGIONS[int(rng.integers(len(REGIONS)))]
-    civil = PRIVATE + RENTAL + COMMERCIAL  # military plates carry no region
-    if kind in ("yellow2", "yellow1"):
-        pool = COMMERCIAL if r < 0.8 else civil
-        return [region, *digits(2), syllable(pool), *digits(4)], 3
-    if kind == "green2r":
-        pool = PRIVATE if r < 0.6 else civil
-        return [region, *digits(2), syllable(pool), *digits(4)], 3
-    if kind == "green2":
-        pool = PRIVATE if r < 0.6 else general
-        return [*digits(2), syllable(pool), *digits(4)], 3
-    if kind == "diplo":
-        prefix = DIPLOMATIC[int(rng.integers(len(DIPLOMATIC)))]
-        return [prefix, *digits(3), *digits(3)], 0
-    raise ValueError(kind)
+    The format's slots come from :data:`plate_ocr.grammar.FORMATS`; on top of it, numbers follow
+    issuing practice: a three-digit vehicle class starts at 100, no group is all zeros, and a kind's
+    favoured syllables (:data:`FAVOURED`, else private ones half the time) come more often.
+    """
+    from plate_ocr import grammar
+
+    plate_format = next(
+        f
+        for f in grammar.FORMATS
+        if f.name == KIND_FORMATS[kind] and (f.name != "regional" or len(f.slots) == 8)
+    )
+    favoured, share = FAVOURED.get(kind, (PRIVATE, 0.5))
+    tokens: list[str] = []
+    run: list[grammar.Slot] = []
+
+    def digits() -> None:
+        # A run of digit slots is one number: drawn again until it is one that is issued.
+        while run:
+            out = [str(d) for d in rng.integers(0, 10, len(run))]
+            if not (not tokens and len(run) == 3 and out[0] == "0") and set(out) != {"0"}:
+                tokens.extend(out)
+                run.clear()
+
+    for slot in plate_format.slots:
+        if slot.kind == "digit":
+            run.append(slot)
+            continue
+        digits()
+        pool = slot.allowed
+        if slot.kind == "syllable" and rng.random() < share:
+            pool = tuple(c for c in pool if c in favoured)
+        tokens.append(pool[int(rng.integers(len(pool)))])
+    digits()
+    return tokens
 
 
 def _restroke(mask: np.ndarray, weight: float) -> np.ndarray:
@@ -330,7 +344,7 @@ def render_clean(rng: np.random.Generator, kind: str) -> tuple[np.ndarray, str, 
     """A clean, frontal plate image of ``kind`` (BGR) and its label."""
     cls, template, two_row, _ = KINDS[kind]
     spec = _layout()[cls]
-    tokens, _top = random_label(rng, kind)
+    tokens = random_label(rng, kind)
     w, h = spec["canvas"]
     boxes = _diplo_boxes() if kind == "diplo" else [tuple(b) for b in spec["chars"]]
     text = np.array(_TEXT_COLOURS[kind], np.float32)
@@ -351,7 +365,7 @@ def render_clean(rng: np.random.Generator, kind: str) -> tuple[np.ndarray, str, 
             # Old white two-row plates: black on white, same layout.
             canvas[:] = (235, 235, 235)
             text = np.array((20, 20, 20), np.float32)
-    # Occasional random colours widen what "a plate" looks like in grey to the CRNN.
+    # Occasional random colours widen what "a plate" looks like in grey to the recogniser.
     if rng.random() < 0.08:
         bg = rng.integers(0, 256, 3)
         canvas[:] = bg
@@ -518,27 +532,48 @@ def degrade(rng: np.random.Generator, plate: np.ndarray, two_row: bool = False) 
     if rng.random() < 0.5:
         k = rng.uniform(0.3, 1.4) * blur_scale + 0.2
         small = cv2.GaussianBlur(small, (0, 0), k)
-    elif rng.random() < 0.3:
-        ln = int(rng.integers(3, 7))
-        kern = np.zeros((ln, ln), np.float32)
-        kern[ln // 2, :] = 1.0 / ln
-        M2 = cv2.getRotationMatrix2D((ln / 2, ln / 2), float(rng.uniform(0, 180)), 1.0)
-        kern = cv2.warpAffine(kern, M2, (ln, ln))
-        small = cv2.filter2D(small, -1, kern / max(kern.sum(), 1e-6))
+    elif rng.random() < 0.45:
+        # Motion: the car or the camera moved by 1-8% of the plate's width during the exposure.
+        length = round(target_w * rng.uniform(0.01, 0.08))
+        if length >= 2:
+            angle = float(rng.normal(0, 12) if rng.random() < 0.8 else rng.uniform(0, 180))
+            small = motion_blur(small, length, angle)
     if rng.random() < 0.3 * blur_scale:
         # Upscaled from an even smaller capture (CCTV crops).
         f = rng.uniform(0.5, 0.85)
         tiny = cv2.resize(small, (max(8, int(small.shape[1] * f)), max(6, int(small.shape[0] * f))))
         small = cv2.resize(tiny, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_LINEAR)
-    if rng.random() < 0.6:
-        noise = rng.normal(0, rng.uniform(2, 14), small.shape)
-        small = np.clip(small + noise, 0, 255).astype(np.uint8)
-    if rng.random() < 0.7:
-        q = int(rng.integers(15, 95))
-        ok, enc = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, q])
+    if rng.random() < 0.12:
+        small = night(rng, small)
+    return sensor(rng, small, noise=(0.6, 2, 14), jpeg=(0.7, 15, 95))
+
+
+def sensor(
+    rng: np.random.Generator,
+    img: np.ndarray,
+    noise: tuple[float, float, float],
+    jpeg: tuple[float, int, int],
+) -> np.ndarray:
+    """What a camera's sensor and encoder add: with probability ``noise[0]`` Gaussian noise of a
+    sigma between ``noise[1]`` and ``noise[2]``, then with probability ``jpeg[0]`` a JPEG round
+    trip at a quality between ``jpeg[1]`` and ``jpeg[2]``."""
+    if rng.random() < noise[0]:
+        img = np.clip(img + rng.normal(0, rng.uniform(noise[1], noise[2]), img.shape), 0, 255)
+        img = img.astype(np.uint8)
+    if rng.random() < jpeg[0]:
+        quality = int(rng.integers(jpeg[1], jpeg[2]))
+        ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if ok:
-            small = cv2.imdecode(enc, cv2.IMREAD_COLOR)
-    return small
+            img = cv2.imdecode(enc, cv2.IMREAD_COLOR)
+    return img
+
+
+def night(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    """The same plate at night: little light, a steeper tone curve, a colour cast, sensor noise."""
+    out = 255.0 * (img.astype(np.float32) / 255.0) ** rng.uniform(1.1, 1.8)
+    out *= rng.uniform(0.15, 0.5) * rng.uniform(0.85, 1.15, 3)[None, None, :]
+    out += rng.normal(0, rng.uniform(3, 12), out.shape)
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def sample_kind(rng: np.random.Generator) -> str:
@@ -560,17 +595,19 @@ def _main() -> None:
     ap.add_argument("--n", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    from plate_ocr.recognizer import IMG_H, IMG_W, to_model_input
+    from plate_ocr.recognizer import to_model_input
+    from plate_ocr.recognizer_config import configured
 
+    img_h, img_w = configured().input_size
     rng = np.random.default_rng(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     tiles = []
     for _ in range(args.n):
         p = make_plate(rng)
-        raw = cv2.resize(p.image, (IMG_W * 2, IMG_H * 2 if not p.two_row else IMG_H * 3))
-        raw = cv2.copyMakeBorder(raw, 0, IMG_H * 3 - raw.shape[0], 0, 0, cv2.BORDER_CONSTANT)
+        raw = cv2.resize(p.image, (img_w * 2, img_h * 2 if not p.two_row else img_h * 3))
+        raw = cv2.copyMakeBorder(raw, 0, img_h * 3 - raw.shape[0], 0, 0, cv2.BORDER_CONSTANT)
         inp = cv2.cvtColor(
-            cv2.resize(to_model_input(p.image, p.two_row), (IMG_W * 2, IMG_H * 2)),
+            cv2.resize(to_model_input(p.image, p.two_row), (img_w * 2, img_h * 2)),
             cv2.COLOR_GRAY2BGR,
         )
         tile = np.vstack([raw, inp])

@@ -1,42 +1,37 @@
-"""API Lambda: routes, OpenAPI and error mapping in front of :mod:`plate_ocr`.
+"""API Lambda: routes and error mapping in front of :mod:`plate_ocr`.
 
 A thin adapter: requests become :mod:`plate_ocr` calls, domain errors become one HTTP status each
-(``{"error": code, "message": text}``), results become the :mod:`plate_ocr.schema` models.
+(``{"error": code, "message": text}``), results become the :mod:`plate_ocr.schema` models. The
+OpenAPI document and Swagger UI are api/docs.py's, the web page api/page.py's.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import traceback
-from functools import lru_cache
-from pathlib import Path
+from dataclasses import replace
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import (
-    APIGatewayRestResolver,
-    CORSConfig,
-    Response,
-    content_types,
-)
+from aws_lambda_powertools.event_handler import CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from plate_ocr import batch, factory, imaging, telemetry
+from api import docs
+from api.page import html_response, page
+from api.resolver import IsolatedRestResolver
+from plate_ocr import deadline, imaging, lifecycle, storage, telemetry
+from plate_ocr.anonymize import anonymize
 from plate_ocr.config import get_settings
-from plate_ocr.deadline import run_with_deadline
-from plate_ocr.errors import PlateOcrError
+from plate_ocr.errors import BadRequestError, PlateOcrError
+from plate_ocr.formats import ImageFormat
+from plate_ocr.imaging.pool import get_pool
 from plate_ocr.schema import (
     BatchResult,
     DryRunResponse,
@@ -49,20 +44,22 @@ from plate_ocr.schema import (
     WarmupResponse,
 )
 from plate_ocr.telemetry import result_metrics
-from plate_ocr.upload import FIELD, RAW_IMAGE_TYPES, decode_body, read_upload
+from plate_ocr.upload import (
+    FIELD,
+    MAX_PARTS,
+    RAW_IMAGE_TYPES,
+    Upload,
+    decode_body,
+    read_upload,
+)
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 RESULT_ID_PATTERN = r"^[0-9a-f]{32}$"
 
+#: The routes that take photos, and how many a form may carry there (the OpenAPI request body).
+PHOTO_ROUTES = (("/ocr/license-plate", MAX_PARTS), ("/anonymize", 1))
+
 settings = get_settings()
-# The template sets these; the defaults keep `plate-ocr serve` and tests working without them.
-logger = Logger(
-    service=os.getenv("POWERTOOLS_SERVICE_NAME", "plate-ocr-api"), level=settings.log_level.upper()
-)
-tracer = Tracer()
-metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "PlateOcr"))
-# Library logs (logging.getLogger("plate_ocr...")) go out as the same JSON with the correlation id.
-copy_config_to_registered_loggers(source_logger=logger, include={"plate_ocr"})
+logger, tracer, metrics = telemetry.handler_observability("plate-ocr-api", settings.log_level)
 
 _origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()] or ["*"]
 cors = CORSConfig(
@@ -71,7 +68,27 @@ cors = CORSConfig(
     allow_headers=["Content-Type", "X-Api-Key"],
     max_age=600,
 )
-app = APIGatewayRestResolver(enable_validation=True, cors=cors)
+# Powertools keeps the current event on a class attribute; this resolver keeps it per context, so
+# the local server's parallel requests never see each other's event (api/resolver.py).
+app = IsolatedRestResolver(enable_validation=True, cors=cors)
+
+
+def _mark_route_reached(resolver: IsolatedRestResolver, next_middleware: NextMiddleware) -> Any:
+    # App middlewares run after Powertools' request validation: an error raised before this mark
+    # comes from parsing or validating the request, not from a route.
+    resolver.context["route_reached"] = True
+    return next_middleware(resolver)
+
+
+app.use(middlewares=[_mark_route_reached])
+
+#: Sent with every response (API Gateway's own error responses send them too: template.yaml).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def _error(
@@ -101,14 +118,6 @@ def _request_id() -> str:
         return ""
 
 
-def _ok(description: str, model: Any) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": model}}}
-
-
-def _errors(*statuses: int) -> dict[int, OpenAPIResponse]:
-    return {s: _ok("Error", ErrorBody) for s in statuses}
-
-
 @app.exception_handler(PlateOcrError)  # type: ignore[untyped-decorator]
 def handle_domain_error(exc: PlateOcrError) -> Response[str]:
     if exc.http_status >= 500:
@@ -118,14 +127,30 @@ def handle_domain_error(exc: PlateOcrError) -> Response[str]:
     return _error(exc.http_status, exc.code, str(exc))
 
 
+#: What a valid value of a path parameter looks like, said when one is not valid.
+PARAMETER_HINTS = {
+    "result_id": (
+        "A result id is the 32 lower-case hexadecimal characters that POST /uploads answered as "
+        "result_id, e.g. 0f8e2c4a9b1d4e6f8a0b2c4d6e8f0a1b."
+    ),
+}
+
+
 @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
 def handle_validation_error(exc: RequestValidationError) -> Response[str]:
     # Locations and types only: pydantic's messages would echo the input back.
+    errors = exc.errors()
     problems = "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('type', 'invalid')}"
-        for e in exc.errors()
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('type', 'invalid')}" for e in errors
     )
-    return _error(422, "validation_error", f"The request is not valid ({problems}).")
+    hints = dict.fromkeys(
+        PARAMETER_HINTS[name]
+        for e in errors
+        for name in e.get("loc", ())
+        if isinstance(name, str) and name in PARAMETER_HINTS
+    )
+    message = " ".join([f"The request is not valid ({problems}).", *hints])
+    return _error(422, "validation_error", message)
 
 
 @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
@@ -140,11 +165,8 @@ def handle_unsupported_content_type(_exc: RequestUnsupportedContentType) -> Resp
 def handle_value_error(exc: ValueError) -> Response[str]:
     # Powertools' validation parses a JSON route's body by its Content-Type and lets bare
     # ValueErrors out (multipart without a boundary, bytes that are not UTF-8): the client's
-    # mistake. A ValueError from anywhere else is ours.
-    if any(
-        frame.name == "_get_body" and Path(frame.filename).name == "openapi_validation.py"
-        for frame in traceback.extract_tb(exc.__traceback__)
-    ):
+    # mistake. A ValueError once the route is reached is ours.
+    if not app.context.get("route_reached"):
         return _error(400, "bad_request", "The body cannot be parsed as its Content-Type says.")
     logger.exception("unexpected error")
     return _error(500, "internal_error", "An unexpected error occurred.")
@@ -153,7 +175,7 @@ def handle_value_error(exc: ValueError) -> Response[str]:
 @app.not_found
 def handle_not_found(_exc: Exception) -> Response[str]:
     event = app.current_event
-    allowed = _methods_of(event.path)
+    allowed = app.allowed_methods(event.path)
     if allowed:
         # A known path with another method: say which ones (RFC 9110 wants the Allow header).
         return _error(
@@ -165,11 +187,6 @@ def handle_not_found(_exc: Exception) -> Response[str]:
     return _error(404, "not_found", "No such route.")
 
 
-def _methods_of(path: str) -> set[str]:
-    routes = app._static_routes + app._dynamic_routes
-    return {route.method.upper() for route in routes if route.rule.match(path)}
-
-
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def handle_unexpected(exc: Exception) -> Response[str]:
     logger.exception("unexpected error")
@@ -177,11 +194,6 @@ def handle_unexpected(exc: Exception) -> Response[str]:
 
 
 # --- Pages and documentation ------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _page_template() -> str:
-    return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
 
 def _base_path() -> str:
@@ -196,49 +208,11 @@ def _base_path() -> str:
 
 @app.get("/", include_in_schema=False)
 def index() -> Response[str]:
-    page = _page_template().replace("{{API_BASE}}", _base_path())
-    return Response(status_code=200, content_type="text/html; charset=utf-8", body=page)
+    return html_response(page(_base_path(), settings.bucket_name is not None, settings))
 
 
-@lru_cache(maxsize=4)
-def openapi_document(base_path: str) -> str:
-    """The OpenAPI document, with the request bodies Powertools cannot infer from signatures."""
-    spec = json.loads(
-        app.get_openapi_json_schema(
-            title="plate-ocr",
-            version="1.0.0",
-            description="Reads South Korean licence plates from photos.",
-            servers=[{"url": base_path or "/"}],  # type: ignore[list-item]
-        )
-    )
-    image_schema = {"type": "string", "format": "binary"}
-    spec["paths"]["/ocr/license-plate"]["post"]["requestBody"] = {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": [FIELD],
-                    "properties": {
-                        FIELD: image_schema,
-                        "dryRun": {"type": "boolean", "default": False},
-                    },
-                }
-            },
-            **{t: {"schema": image_schema} for t in RAW_IMAGE_TYPES},
-        },
-    }
-    # Validation errors leave through handle_validation_error, in the one error shape.
-    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
-    for operations in spec["paths"].values():
-        for operation in operations.values():
-            if "422" in operation.get("responses", {}):
-                operation["responses"]["422"] = {
-                    "description": "Validation error",
-                    "content": {"application/json": {"schema": error_ref}},
-                }
-    spec["components"]["schemas"].pop("HTTPValidationError", None)
-    return json.dumps(spec, ensure_ascii=False)
+def _openapi_document() -> str:
+    return docs.openapi_document(app, _base_path(), PHOTO_ROUTES)
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -246,39 +220,15 @@ def openapi_json() -> Response[str]:
     if not settings.enable_docs:
         return _error(404, "not_found", "Documentation is turned off.")
     return Response(
-        status_code=200,
-        content_type=content_types.APPLICATION_JSON,
-        body=openapi_document(_base_path()),
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=_openapi_document()
     )
 
 
 @app.get("/docs", include_in_schema=False)
-def docs() -> Response[str]:
+def swagger_ui() -> Response[str]:
     if not settings.enable_docs:
         return _error(404, "not_found", "Documentation is turned off.")
-    return Response(
-        status_code=200,
-        content_type="text/html; charset=utf-8",
-        body=swagger_page(_base_path()),
-    )
-
-
-@lru_cache(maxsize=4)
-def swagger_page(base_path: str) -> str:
-    """Swagger UI with Powertools' bundled assets inlined (no CDN) and our document embedded."""
-    from aws_lambda_powertools.event_handler.openapi import swagger_ui
-    from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import (
-        generate_swagger_html,
-    )
-
-    assets = Path(swagger_ui.__file__).parent
-    return generate_swagger_html(
-        openapi_document(base_path).replace("</", "<\\/"),
-        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
-        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
-        "",
-        None,
-    )
+    return html_response(docs.swagger_page(_openapi_document()), inline_styles=True)
 
 
 # --- Operations -------------------------------------------------------------------------------
@@ -302,32 +252,30 @@ def healthz() -> Response[str]:
     summary="Model status",
     description="`ready` once the models are loaded, `loading` before, `error` if they cannot be.",
     tags=["operations"],
-    responses={200: _ok("Status", StatusResponse)},
+    responses={200: docs.ok("Status", StatusResponse)},
 )
 def status() -> Response[str]:
-    state, detail = factory.model_status()
-    return _json(StatusResponse(status=state, detail=detail))  # type: ignore[arg-type]
+    state, detail = lifecycle.model_status()
+    return _json(StatusResponse(status=state, detail=detail))
 
 
 @app.post(
     "/warmup",
     summary="Load the models",
     description=(
-        "Loads the models and runs one read, and says how long that took. `full=true` also loads "
-        "CRAFT, the plate finder's rare second opinion (about +1 s and +400 MB), so that no later "
-        "read pays for it."
+        "Loads the models and runs each once on blank photos, and says how long that took, so "
+        "that no later read pays for the set-up."
     ),
     tags=["operations"],
     responses={
-        200: _ok("Warm", WarmupResponse),
-        **_errors(503, 504),
+        200: docs.ok("Warm", WarmupResponse),
+        **docs.errors(503),
     },
 )
-def warmup(
-    full: Annotated[bool, Query(description="Also load and run CRAFT.")] = False,
-) -> Response[str]:
-    seconds = run_with_deadline(lambda: factory.warm_up(full=full), settings.timeout_seconds)
-    _state, detail = factory.model_status()
+def warmup() -> Response[str]:
+    # Loading the models cannot be stopped midway and is bounded (a few seconds); no deadline.
+    seconds = lifecycle.warm_up()
+    _state, detail = lifecycle.model_status()
     metrics.add_metric(name="WarmupLatency", unit=MetricUnit.Seconds, value=seconds)
     return _json(WarmupResponse(warmup_sec=round(seconds, 3), detail=detail))
 
@@ -340,45 +288,35 @@ def warmup(
     summary="Read the licence plate in a photo",
     description=(
         f"Send multipart/form-data with `{FIELD}` (and optionally `dryRun=true` to validate the "
-        "upload without reading it), or a raw image/jpeg, image/png or image/webp body "
-        "(`?dryRun=true` works there). Behind API Gateway a body reaches the function "
+        f"upload without reading it), or a raw photo body ({', '.join(RAW_IMAGE_TYPES)}; "
+        f"`?dryRun=true` works there). Up to {MAX_PARTS} `{FIELD}` parts are photos of the same "
+        "vehicle (a burst, all within the size limit of one photo): the answer is one plate, "
+        "voted per character across them and weighted by confidence, with each photo's own "
+        "reading in `frames`. Behind API Gateway a body reaches the function "
         "base64-encoded within Lambda's 6 MB payload limit, so send photos up to about 4 MB "
         "here and larger ones (up to 10 MB) through POST /uploads."
     ),
     tags=["ocr"],
     responses={
-        200: _ok(
+        200: docs.ok(
             "The reading (success false when no plate was read), or a dry run",
             OcrResponse | DryRunResponse,
         ),
-        **_errors(400, 413, 415, 422, 503, 504),
+        **docs.errors(400, 413, 415, 422, 503, 504),
     },
 )
 def read_plate() -> Response[str]:
-    event = app.current_event
-    query = event.query_string_parameters or {}
-    upload = read_upload(
-        decode_body(event.body, bool(event.is_base64_encoded)),
-        event.headers.get("content-type"),
-        max_bytes=settings.max_image_bytes,
-        dry_run_query=query.get("dryRun"),
-    )
+    upload = _upload()
+    count = len(upload.photos)
     if upload.dry_run:
-        info = imaging.inspect_image(
-            upload.data,
-            max_bytes=settings.max_image_bytes,
-            max_pixels=settings.max_image_pixels,
-        )
-        image = ImageInfoModel(
-            format=info.format,  # type: ignore[arg-type]
-            width=info.width,
-            height=info.height,
-            size_bytes=info.size_bytes,
-        )
-        return _json(DryRunResponse(image=image, request_id=_request_id()))
+        return _dry_run(upload)
 
-    data = upload.data
-    result = run_with_deadline(lambda: factory.get_pipeline().read(data), settings.timeout_seconds)
+    pipeline, model_load_sec = lifecycle.load_pipeline()
+    if count > 1:
+        result = pipeline.read_frames(upload.photos, upload.filenames)
+    else:
+        result = pipeline.read(upload.data)
+    result = replace(result, model_load_sec=model_load_sec)
     for name, unit, value in result_metrics(result):
         metrics.add_metric(name=name, unit=unit, value=value)
     logger.info(
@@ -391,6 +329,93 @@ def read_plate() -> Response[str]:
         },
     )
     return _json(OcrResponse.from_result(result, _request_id()))
+
+
+@app.post(
+    "/anonymize",
+    summary="The photo with every plate blurred",
+    description=(
+        f"Send one photo as for POST /ocr/license-plate (`{FIELD}`, or a raw photo body). The "
+        "answer is the photo as JPEG, upright and without its metadata (EXIF, GPS), with every "
+        "plate the finder finds pixelated and blurred beyond reading, whatever was read there; "
+        "`X-Plates-Blurred` says how many. Behind API Gateway send `Accept: image/jpeg`, or it "
+        "answers the JPEG base64-encoded. `dryRun=true` checks the upload as a read's does."
+    ),
+    tags=["privacy"],
+    responses={
+        200: {
+            "description": "The photo with its plates blurred (JPEG), or a dry run (JSON)",
+            "content": {
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"model": DryRunResponse},
+            },
+        },
+        **docs.errors(400, 413, 415, 422, 503, 504),
+    },
+)
+def anonymize_photo():  # type: ignore[no-untyped-def]
+    # No return annotation: Powertools validates and serializes an annotated route's body as that
+    # type, and turns bytes into text. Unannotated, a non-JSON Response passes through as it is.
+    upload = _upload()
+    if len(upload.photos) > 1:
+        raise BadRequestError(f"Send one '{FIELD}' to /anonymize.", "too_many_files")
+    if upload.dry_run:
+        return _dry_run(upload)
+    pipeline, _ = lifecycle.load_pipeline()
+    covered = anonymize(
+        upload.data,
+        pipeline.finders,
+        max_bytes=settings.max_image_bytes,
+        max_pixels=settings.max_image_pixels,
+    )
+    metrics.add_metric(name="PlatesBlurred", unit=MetricUnit.Count, value=covered.plates)
+    logger.info("photo anonymized", extra={"plates": covered.plates})
+    return Response(
+        status_code=200,
+        content_type="image/jpeg",
+        body=covered.jpeg,
+        headers={
+            "X-Plates-Blurred": str(covered.plates),
+            "Cache-Control": "no-store",
+            "Content-Disposition": 'inline; filename="anonymized.jpg"',
+        },
+    )
+
+
+def _upload() -> Upload:
+    event = app.current_event
+    query = event.query_string_parameters or {}
+    return read_upload(
+        decode_body(event.body, bool(event.is_base64_encoded)),
+        event.headers.get("content-type"),
+        max_bytes=settings.max_image_bytes,
+        dry_run_query=query.get("dryRun"),
+    )
+
+
+def _dry_run(upload: Upload) -> Response[str]:
+    count = len(upload.photos)
+    images = [_inspect(photo, i, count) for i, photo in enumerate(upload.photos)]
+    return _json(
+        DryRunResponse(
+            image=images[0], images=images if count > 1 else None, request_id=_request_id()
+        )
+    )
+
+
+def _inspect(photo: bytes, index: int, count: int) -> ImageInfoModel:
+    try:
+        info = imaging.inspect_image(
+            photo, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
+        )
+    except PlateOcrError as exc:
+        raise exc.about_photo(index, count) if count > 1 else exc from None
+    return ImageInfoModel(
+        format=ImageFormat(info.format),
+        width=info.width,
+        height=info.height,
+        size_bytes=info.size_bytes,
+    )
 
 
 # --- Large photos: presigned upload, then the batch path -----------------------------------
@@ -406,8 +431,8 @@ def read_plate() -> Response[str]:
     ),
     tags=["batch"],
     responses={
-        200: _ok("Upload form", UploadResponse),
-        **_errors(400, 415, 422, 503),
+        200: docs.ok("Upload form", UploadResponse),
+        **docs.errors(400, 415, 422, 503),
     },
 )
 def create_upload(request: Annotated[UploadRequest | None, Body()] = None) -> Response[str]:
@@ -415,7 +440,7 @@ def create_upload(request: Annotated[UploadRequest | None, Body()] = None) -> Re
         # Powertools validates a JSON array element by element and lets [null, ...] through.
         return _error(422, "validation_error", "The request is not valid (body: not an object).")
     content_type = (request or UploadRequest()).content_type
-    return _json(batch.get_store().presign_upload(content_type))
+    return _json(storage.get_store().presign_upload(content_type.value))
 
 
 @app.get(
@@ -424,14 +449,14 @@ def create_upload(request: Annotated[UploadRequest | None, Body()] = None) -> Re
     description="404 until the batch function has read the photo.",
     tags=["batch"],
     responses={
-        200: _ok("The result", BatchResult),
-        **_errors(404, 422, 503),
+        200: docs.ok("The result", BatchResult),
+        **docs.errors(404, 422, 503),
     },
 )
 def get_result(
     result_id: Annotated[str, PathParam(pattern=RESULT_ID_PATTERN)],
 ) -> Response[str]:
-    data = batch.get_store().get_result(result_id)
+    data = storage.get_store().get_result(result_id)
     if data is None:
         return _error(404, "not_ready", "No result yet; try again in a few seconds.")
     return Response(
@@ -439,14 +464,37 @@ def get_result(
     )
 
 
-# Lambda gives init a full CPU burst: load the models now, and log the cold-start figures once.
-logger.info("init done", extra=factory.preload())
+# Lambda gives init a full CPU burst: load the models and start a decoder process now, and log the
+# cold-start figures once.
+if settings.preload_models:
+    get_pool().prestart()
+logger.info("init done", extra=lifecycle.preload())
+
+#: Seconds kept back from the function's own timeout: a 504 must leave the function in time.
+_ANSWER_MARGIN_SECONDS = 1.0
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = app.resolve(event, context)
+    # The whole request (parsing, decoding, reading) runs under TIMEOUT_SECONDS: plate_ocr.deadline.
+    seconds = min(
+        settings.timeout_seconds,
+        max(0.1, context.get_remaining_time_in_millis() / 1000.0 - _ANSWER_MARGIN_SECONDS),
+    )
+    with deadline.limit(seconds):
+        response = app.resolve(event, context)
+    add_security_headers(response)
     logger.info("invocation done", extra={"peak_rss_mb": round(telemetry.peak_rss_mb(), 1)})
     return response
+
+
+def add_security_headers(response: dict[str, Any]) -> None:
+    """Adds :data:`SECURITY_HEADERS` that a route did not set (pages set their own policy)."""
+    multi = response.get("multiValueHeaders")
+    headers = multi if multi is not None else response.setdefault("headers", {})
+    present = {name.lower() for name in headers}
+    for name, value in SECURITY_HEADERS.items():
+        if name.lower() not in present:
+            headers[name] = [value] if multi is not None else value

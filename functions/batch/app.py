@@ -1,4 +1,5 @@
-"""Batch Lambda: SQS records carrying S3 notifications -> plate_ocr -> ``results/<key>.json``.
+"""Batch Lambda: SQS records carrying S3 notifications -> plate_ocr -> ``results/<key>.json``, and
+each result as an EventBridge event (plate_ocr.eventbus).
 
 Partial batch failures: a record whose read fails for a transient reason (models unavailable, S3
 trouble) is reported in ``batchItemFailures`` and retried by SQS, and after a few receives lands in
@@ -8,11 +9,8 @@ error result instead, so it is not retried in a loop.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -22,20 +20,13 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from plate_ocr import batch, factory, telemetry
-from plate_ocr.batch import BatchReader, Outcome
+from plate_ocr import batch, eventbus, lifecycle, storage, telemetry
+from plate_ocr.batch import BatchReader, Outcome, record_deadline
 from plate_ocr.config import get_settings
 from plate_ocr.telemetry import result_metrics
 
 settings = get_settings()
-# The template sets these; the defaults keep `plate-ocr serve` and tests working without them.
-logger = Logger(
-    service=os.getenv("POWERTOOLS_SERVICE_NAME", "plate-ocr-batch"),
-    level=settings.log_level.upper(),
-)
-tracer = Tracer()
-metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "PlateOcr"))
-copy_config_to_registered_loggers(source_logger=logger, include={"plate_ocr"})
+logger, tracer, metrics = telemetry.handler_observability("plate-ocr-batch", settings.log_level)
 
 # When every record fails, report them all rather than raising: SQS then retries exactly those
 # messages and counts their receives towards the dead-letter queue the same way.
@@ -50,11 +41,18 @@ _OUTCOME_METRICS = {
 
 
 @tracer.capture_method(capture_response=False)
-def record_handler(record: SQSRecord) -> None:
-    """Reads every object named in one SQS message; raises to have the record retried."""
-    reader = BatchReader(batch.get_store(), factory.get_pipeline, settings)
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    """Reads every object named in one SQS message; raises to have the record retried.
+
+    Each object gets its own deadline (plate_ocr.batch.record_deadline), below the function's
+    timeout: a photo that outruns it gets a ``timeout`` result and is not retried.
+    """
+    reader = BatchReader(
+        storage.get_store(), lifecycle.get_pipeline, settings, publisher=eventbus.get_publisher()
+    )
     for ref in batch.parse_notification(record.body):
-        outcome, result = reader.process(ref, request_id=record.message_id)
+        seconds = record_deadline(lambda_context.get_remaining_time_in_millis() / 1000.0, settings)
+        outcome, result = reader.process(ref, request_id=record.message_id, seconds=seconds)
         metrics.add_metric(name=_OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=1)
         if outcome is Outcome.READ and result is not None:
             for name, unit, value in result_metrics(result):
@@ -62,7 +60,7 @@ def record_handler(record: SQSRecord) -> None:
 
 
 # Lambda gives init a full CPU burst: load the models now, and log the cold-start figures once.
-logger.info("init done", extra=factory.preload())
+logger.info("init done", extra=lifecycle.preload())
 
 
 @logger.inject_lambda_context

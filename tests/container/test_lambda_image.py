@@ -23,8 +23,9 @@ from samlocal import (
     wait_for_http,
 )
 
-from plate_ocr.batch import result_key
 from plate_ocr.config import Settings
+from plate_ocr.storage import result_key
+from tests.support import original_contract
 
 pytestmark = pytest.mark.container
 
@@ -43,6 +44,7 @@ def _check_reading(inv: Invocation, expect_model: bool) -> None:
     if expect_model:
         assert inv.response["statusCode"] == 200, body
         assert body["plate_number"] == EXPECTED_PLATE, body
+        original_contract.check(body)
     else:
         assert inv.response["statusCode"] == 503, body
         assert body["error"] == "model_unavailable", body
@@ -176,6 +178,7 @@ def test_batch_function_writes_a_result_for_each_photo_in_the_queue_messages(
         result = json.loads(stored["Body"].read())
         assert result["source"]["key"] == key
         assert result["plate_number"] == EXPECTED_PLATE, result
+        original_contract.check(result)
 
 
 def _http(url: str, data: bytes | None = None, content_type: str = "") -> tuple[int, str, str]:

@@ -8,21 +8,16 @@ from typing import Any
 
 import boto3
 import pytest
-from functional_support import (
-    BUCKET,
-    EVENTS,
-    REGION,
-    FakeFallback,
-    FakeLocator,
-    FakeRecognizer,
-)
+from functional_support import BOX, BUCKET, EVENTS, REGION
 from moto import mock_aws
 
-from plate_ocr import batch, factory
-from plate_ocr.batch import S3Store
+from plate_ocr import lifecycle, storage
 from plate_ocr.config import Settings
 from plate_ocr.localserver import LambdaContext
 from plate_ocr.pipeline import Pipeline
+from plate_ocr.storage import S3Store
+from tests.support.calibration import weakest_char
+from tests.support.fakes import FakeFallback, FakeLocator, FakeRecognizer
 
 
 @pytest.fixture
@@ -53,18 +48,21 @@ def pipeline(
     fallback: FakeFallback,
 ) -> Pipeline:
     """The real pipeline on fake engines, installed as the process-wide one."""
-    fake = Pipeline(FakeLocator(), recognizer, fallback=fallback, settings=settings)
-    monkeypatch.setattr(factory, "get_pipeline", lambda: fake)
+    fake = Pipeline(
+        [FakeLocator(box=BOX)], recognizer, weakest_char, fallback=fallback, settings=settings
+    )
+    monkeypatch.setattr(lifecycle, "get_pipeline", lambda: fake)
     return fake
 
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Any:
     import api.app as module
+    import api.docs
 
     monkeypatch.setattr(module, "settings", settings)
-    module.openapi_document.cache_clear()
-    module.swagger_page.cache_clear()
+    api.docs.openapi_document.cache_clear()
+    api.docs.swagger_page.cache_clear()
     return module
 
 
@@ -82,7 +80,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[Any]:
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        monkeypatch.setattr(batch, "get_store", lambda: S3Store(s3, settings))
+        monkeypatch.setattr(storage, "get_store", lambda: S3Store(s3, settings))
         yield s3
 
 

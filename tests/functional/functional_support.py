@@ -1,4 +1,4 @@
-"""Helpers of the handler tests: events from events/, engine fakes, constants.
+"""Helpers of the handler tests: events from events/, constants (engine fakes: tests/support).
 
 A module with a unique name: ``from conftest import`` is ambiguous once several test folders, each
 with its own conftest.py, are collected in one run.
@@ -9,61 +9,18 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
-import numpy as np
-
-from plate_ocr.engines import FallbackAnswer, PlateRegion, RawReading
 from plate_ocr.pipeline import Pipeline
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 REGION = "ap-northeast-2"
 BUCKET = "plate-ocr-test-bucket"
+#: Where the fake locator puts the plate of events/plate.jpg.
 BOX = ((170.0, 220.0), (470.0, 220.0), (470.0, 286.0), (170.0, 286.0))
-
-
-class FakeLocator:
-    """One region: the whole photo."""
-
-    def locate(self, image: np.ndarray) -> list[PlateRegion]:
-        return [PlateRegion(box=BOX, crop=image, score=0.9)]
-
-
-class FakeRecognizer:
-    """Reads the same text from every crop and counts its calls."""
-
-    def __init__(self, text: str = "12가3456", confidence: float = 0.93) -> None:
-        self.text, self.confidence, self.calls = text, confidence, 0
-
-    def read(self, crop: np.ndarray) -> RawReading | None:
-        self.calls += 1
-        if not self.text:
-            return None
-        return RawReading(self.text, self.confidence, tuple(self.confidence for _ in self.text))
-
-
-class FakeFallback:
-    def __init__(self, answer: FallbackAnswer | None = None) -> None:
-        self.answer = answer or FallbackAnswer(status="skipped_no_key")
-        self.calls = 0
-
-    def read(self, image: np.ndarray) -> FallbackAnswer:
-        self.calls += 1
-        return self.answer
-
-
-class SlowPipeline:
-    """Stands in for a pipeline stuck on a huge photo."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def read(self, data: bytes, *, use_fallback: bool = True) -> Any:
-        time.sleep(self.seconds)
-        raise AssertionError("the deadline should have answered first")
 
 
 class BrokenPipelineFactory:
@@ -103,3 +60,24 @@ def with_body(event: dict[str, Any], body: bytes, content_type: str | None) -> d
 
 def json_body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
+
+
+def batch_event(keys: list[str], etag: str | None = None) -> dict[str, Any]:
+    """The shared batch event, re-pointed at the test bucket (and at ``keys``)."""
+    template = load_event("batch-sqs-s3")
+    record = template["Records"][0]
+    records = []
+    for index, key in enumerate(keys):
+        body = json.loads(record["body"])
+        obj = body["Records"][0]["s3"]["object"]
+        body["Records"][0]["s3"]["bucket"]["name"] = BUCKET
+        obj["key"] = quote_plus(key, safe="/")
+        if etag is not None:
+            obj["eTag"] = etag
+        else:
+            obj.pop("eTag")
+        new = copy.deepcopy(record)
+        new["messageId"] = f"00000000-0000-0000-0000-{index:012d}"
+        new["body"] = json.dumps(body, ensure_ascii=False)
+        records.append(new)
+    return {"Records": records}

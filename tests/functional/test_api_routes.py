@@ -10,20 +10,23 @@ from typing import Any
 
 import pytest
 from functional_support import (
+    BOX,
     BUCKET,
     BrokenPipelineFactory,
-    FakeLocator,
-    SlowPipeline,
     json_body,
     load_event,
     with_body,
 )
 
-from plate_ocr import factory
+from plate_ocr import lifecycle, storage
 from plate_ocr.engines import FallbackAnswer
 from plate_ocr.pipeline import Pipeline
+from plate_ocr.results import Stage2Status
 from plate_ocr.schema import DryRunResponse, ErrorBody, OcrResponse
 from plate_ocr.upload import FormPart, encode_multipart
+from tests.support.bombs import progressive_jpeg_within_limits
+from tests.support.calibration import weakest_char
+from tests.support.fakes import FakeLocator
 
 ORIGINAL_FIELDS = ("success", "plate_number", "confidence", "stage", "elapsed_sec")
 
@@ -78,8 +81,8 @@ def test_reads_the_plate_of_the_event_photo(api, pipeline, invoke, event_name):
     assert list(body)[:5] == list(ORIGINAL_FIELDS)
     assert body["success"] is True
     assert body["plate_number"] == "12가3456"
-    assert body["stage"] == "stage1"
-    assert body["stage_label"] == "1단계 로직"
+    assert (body["stage"], body["stage_id"]) == ("1단계 로직", "stage1")
+    assert body["confidence"] == pytest.approx(0.93)
     assert body["request_id"] == event["requestContext"]["requestId"]
     plate = body["plates"][0]
     assert len(plate["box"]) == 4
@@ -102,7 +105,9 @@ def test_response_fields_match_the_library_result(api, pipeline, invoke, photo):
 def test_falls_back_to_stage_two_when_stage_one_reads_nothing(api, pipeline, invoke, recognizer):
     # GIVEN a recogniser that reads nothing and a stage 2 that reads the plate
     recognizer.text = ""
-    pipeline.fallback.answer = FallbackAnswer(status="ok", plate_number="123가4567", confidence=0.8)
+    pipeline.fallback.answer = FallbackAnswer(
+        status=Stage2Status.OK, plate_number="123가4567", confidence=0.8
+    )
 
     # WHEN the photo is read
     body = json_body(invoke(api, load_event("api-post-ocr-jpeg")))
@@ -110,8 +115,7 @@ def test_falls_back_to_stage_two_when_stage_one_reads_nothing(api, pipeline, inv
     # THEN stage 2's answer is the result
     assert body["success"] is True
     assert body["plate_number"] == "123가4567"
-    assert body["stage"] == "stage2"
-    assert body["stage_label"] == "2단계 로직"
+    assert (body["stage"], body["stage_id"]) == ("2단계 로직", "stage2")
     assert body["stage2_status"] == "ok"
 
 
@@ -121,9 +125,22 @@ def test_says_stage_two_was_skipped_when_no_key_is_configured(api, pipeline, inv
     body = json_body(invoke(api, load_event("api-post-ocr-jpeg")))
 
     assert body["success"] is False
-    assert body["stage"] == "failed"
-    assert body["stage_label"] == "모두 실패"
+    assert (body["plate_number"], body["confidence"]) == (None, None)
+    assert (body["stage"], body["stage_id"]) == ("모두 실패", "failed")
     assert body["stage2_status"] == "skipped_no_key"
+
+
+def test_an_unsure_reading_is_a_failure_listed_for_review(api, pipeline, invoke, recognizer):
+    # GIVEN a reading under the success threshold and no stage-2 key
+    recognizer.confidence = 0.26
+
+    # WHEN the photo is read
+    body = json_body(invoke(api, load_event("api-post-ocr-jpeg")))
+
+    # THEN the answer is a failure, and the reading waits for a person in plates
+    assert (body["success"], body["plate_number"], body["confidence"]) == (False, None, None)
+    assert body["stage"] == "모두 실패"
+    assert [(p["plate_number"], p["needs_review"]) for p in body["plates"]] == [("12가3456", True)]
 
 
 def test_dry_run_validates_the_upload_without_reading_it(api, pipeline, invoke, recognizer, photo):
@@ -157,7 +174,7 @@ def test_dry_run_works_as_a_query_parameter_on_raw_bodies(api, pipeline, invoke,
 def test_dry_run_needs_no_model(api, invoke, monkeypatch):
     # GIVEN a process whose models cannot load
     broken = BrokenPipelineFactory()
-    monkeypatch.setattr(factory, "get_pipeline", broken)
+    monkeypatch.setattr(lifecycle, "get_pipeline", broken)
 
     # WHEN a dry run is sent
     response = invoke(api, load_event("api-post-ocr-dryrun"))
@@ -189,11 +206,18 @@ BAD_REQUESTS = [
         id="wrong-field-name",
     ),
     pytest.param(
-        _multipart([("image_file", _png(), "a.png"), ("image_file", _png(), "b.png")]),
+        _multipart([("image_file", _png(), "a.png"), ("image_file", b"", "b.png")]),
         "multipart",
         400,
-        "too_many_files",
-        id="two-files",
+        "empty_image",
+        id="an-empty-photo-among-two",
+    ),
+    pytest.param(
+        _multipart([("image_file", _png(), f"{i}.png") for i in range(9)]),
+        "multipart",
+        400,
+        "invalid_multipart",
+        id="nine-photos",
     ),
     pytest.param(
         _multipart([("image_file", b"", "empty.jpg")]),
@@ -253,42 +277,73 @@ def test_a_photo_over_the_limit_gets_413(api, pipeline, invoke, monkeypatch, set
 
 def test_a_picture_over_the_pixel_limit_gets_413(api, invoke, monkeypatch, settings, recognizer):
     tiny = settings.model_copy(update={"max_image_pixels": 1000})
-    fake = Pipeline(FakeLocator(), recognizer, settings=tiny)
-    monkeypatch.setattr(factory, "get_pipeline", lambda: fake)
+    fake = Pipeline([FakeLocator(box=BOX)], recognizer, weakest_char, settings=tiny)
+    monkeypatch.setattr(lifecycle, "get_pipeline", lambda: fake)
 
     _assert_error(invoke(api, load_event("api-post-ocr-jpeg")), 413, "image_too_large")
 
 
 def test_answers_503_while_the_models_cannot_load(api, invoke, monkeypatch):
-    monkeypatch.setattr(factory, "get_pipeline", BrokenPipelineFactory())
+    monkeypatch.setattr(lifecycle, "get_pipeline", BrokenPipelineFactory())
 
     body = _assert_error(invoke(api, load_event("api-post-ocr-jpeg")), 503, "model_unavailable")
 
     assert "korplate.pth" in body["message"]
 
 
-def test_answers_504_when_the_read_passes_the_deadline(api, invoke, monkeypatch, settings):
-    # GIVEN TIMEOUT_SECONDS of 0.2 s and a read that takes 1 s
+def test_answers_504_when_decoding_passes_the_deadline(
+    api, invoke, pipeline, settings, monkeypatch
+):
+    # GIVEN TIMEOUT_SECONDS of 0.2 s and a photo within every limit that takes longer to decode
     monkeypatch.setattr(api, "settings", settings.model_copy(update={"timeout_seconds": 0.2}))
-    monkeypatch.setattr(factory, "get_pipeline", lambda: SlowPipeline(1.0))
+    event = with_body(
+        load_event("api-post-ocr-jpeg"), progressive_jpeg_within_limits(), "image/jpeg"
+    )
 
     # WHEN the photo is sent
-    body = _assert_error(invoke(api, load_event("api-post-ocr-jpeg")), 504, "timeout")
+    body = _assert_error(invoke(api, event), 504, "timeout")
 
-    # THEN the answer names the deadline
+    # THEN the answer names the deadline, and the next photo (normal deadline) decodes normally
     assert "0.2" in body["message"]
+    monkeypatch.setattr(api, "settings", settings)
+    assert invoke(api, load_event("api-post-ocr-jpeg"))["statusCode"] == 200
 
 
 def test_an_unexpected_error_is_a_500_without_a_stack_trace(api, invoke, monkeypatch):
     def explode() -> Any:
         raise RuntimeError("secret internals /var/task/x.py")
 
-    monkeypatch.setattr(factory, "get_pipeline", explode)
+    monkeypatch.setattr(lifecycle, "get_pipeline", explode)
 
     response = invoke(api, load_event("api-post-ocr-jpeg"))
 
     body = _assert_error(response, 500, "internal_error")
     assert "internals" not in body["message"]
+
+
+def test_a_value_error_inside_a_route_is_ours_not_a_bad_request(api, invoke, monkeypatch):
+    # GIVEN a route whose JSON body Powertools parsed, failing afterwards with a ValueError
+    def broken() -> Any:
+        raise ValueError("secret internals")
+
+    monkeypatch.setattr(storage, "get_store", broken)
+
+    # WHEN it is called
+    response = invoke(api, load_event("api-post-uploads"))
+
+    # THEN the answer is a server error, not the client's
+    body = _assert_error(response, 500, "internal_error")
+    assert "internals" not in body["message"]
+
+
+def test_a_known_path_with_a_parameter_answers_405_with_its_methods(api, invoke):
+    event = load_event("api-get-result")
+    event["httpMethod"] = "DELETE"
+
+    response = invoke(api, event)
+
+    _assert_error(response, 405, "method_not_allowed")
+    assert response["multiValueHeaders"]["Allow"] == ["GET, OPTIONS"]
 
 
 # --- operations --------------------------------------------------------------------------------
@@ -307,7 +362,7 @@ def test_healthz_answers_ok(api, invoke):
     ids=["ready", "loading", "error"],
 )
 def test_status_reports_the_model_state(api, invoke, monkeypatch, state):
-    monkeypatch.setattr(factory, "model_status", lambda: state)
+    monkeypatch.setattr(lifecycle, "model_status", lambda: state)
 
     response = invoke(api, load_event("api-get-status"))
 
@@ -315,20 +370,15 @@ def test_status_reports_the_model_state(api, invoke, monkeypatch, state):
     assert json_body(response) == {"status": state[0], "detail": state[1]}
 
 
-@pytest.mark.parametrize(
-    "query, full", [(None, False), ({"full": "true"}, True)], ids=["default", "full"]
-)
-def test_warmup_loads_the_models_and_says_how_long_it_took(api, invoke, monkeypatch, query, full):
+def test_warmup_loads_the_models_and_says_how_long_it_took(api, invoke, monkeypatch):
     asked: list[bool] = []
-    monkeypatch.setattr(factory, "warm_up", lambda full=False: asked.append(full) or 1.2345)
-    monkeypatch.setattr(factory, "model_status", lambda: ("ready", "models loaded in 1.20 s"))
-    event = load_event("api-post-warmup")
-    event["queryStringParameters"] = query
+    monkeypatch.setattr(lifecycle, "warm_up", lambda: asked.append(True) or 1.2345)
+    monkeypatch.setattr(lifecycle, "model_status", lambda: ("ready", "models loaded in 1.20 s"))
 
-    response = invoke(api, event)
+    response = invoke(api, load_event("api-post-warmup"))
 
     assert response["statusCode"] == 200
-    assert asked == [full]
+    assert asked == [True]
     assert json_body(response) == {
         "status": "ready",
         "warmup_sec": 1.234,
@@ -337,10 +387,10 @@ def test_warmup_loads_the_models_and_says_how_long_it_took(api, invoke, monkeypa
 
 
 def test_warmup_answers_503_when_the_models_cannot_load(api, invoke, monkeypatch):
-    def fail(full: bool = False) -> float:
+    def fail() -> float:
         return float(BrokenPipelineFactory()())  # type: ignore[arg-type]
 
-    monkeypatch.setattr(factory, "warm_up", fail)
+    monkeypatch.setattr(lifecycle, "warm_up", fail)
 
     _assert_error(invoke(api, load_event("api-post-warmup")), 503, "model_unavailable")
 
@@ -486,15 +536,19 @@ def test_result_ids_that_cannot_exist_are_refused(api, aws, invoke, result_id, s
     event = load_event("api-get-result")
     event["path"] = event["requestContext"]["path"] = f"/results/{result_id}"
 
-    _assert_error(invoke(api, event), status, code)
+    body = _assert_error(invoke(api, event), status, code)
+
+    if status == 422:
+        # THEN the message says what a result id looks like
+        assert "32 lower-case hexadecimal characters" in body["message"]
 
 
 def test_uploads_answer_503_without_a_bucket(api, invoke, monkeypatch, settings):
-    from plate_ocr import batch
-    from plate_ocr.batch import S3Store
+    from plate_ocr import storage
+    from plate_ocr.storage import S3Store
 
     no_bucket = settings.model_copy(update={"bucket_name": None})
-    monkeypatch.setattr(batch, "get_store", lambda: S3Store(object(), no_bucket))
+    monkeypatch.setattr(storage, "get_store", lambda: S3Store(object(), no_bucket))
 
     _assert_error(invoke(api, load_event("api-post-uploads")), 503, "storage_unavailable")
 
@@ -540,16 +594,202 @@ def test_plate_numbers_stay_out_of_info_logs(api, pipeline, invoke, caplog):
 
 
 def test_the_production_store_presigns_on_the_regional_endpoint(monkeypatch, settings):
-    from plate_ocr import batch
+    from plate_ocr import storage
 
     # GIVEN the process-wide store, built as in Lambda (region from the environment)
-    monkeypatch.setattr(batch, "get_settings", lambda: settings)
-    batch.get_store.cache_clear()
+    monkeypatch.setattr(storage, "get_settings", lambda: settings)
+    storage.get_store.cache_clear()
     try:
-        upload = batch.get_store().presign_upload("image/png")
+        upload = storage.get_store().presign_upload("image/png")
     finally:
-        batch.get_store.cache_clear()
+        storage.get_store.cache_clear()
 
     # THEN the browser posts to the bucket's regional host (the global one answers 307)
     assert upload.url == f"https://{BUCKET}.s3.ap-northeast-2.amazonaws.com/"
     assert upload.fields["Content-Type"] == "image/png"
+
+
+def test_every_answer_carries_the_security_headers(api, invoke, pipeline):
+    for name in ("api-get-healthz", "api-post-ocr-jpeg"):
+        response = invoke(api, load_event(name))
+        headers = {k.lower(): v for k, v in response["multiValueHeaders"].items()}
+
+        assert headers["x-content-type-options"] == ["nosniff"]
+        assert headers["x-frame-options"] == ["DENY"]
+        assert headers["content-security-policy"] == [
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+        ]
+
+
+def test_the_page_allows_its_own_inline_script_and_style_only(api, invoke):
+    import base64
+    import hashlib
+    import re
+
+    response = invoke(api, load_event("api-get-index"))
+    headers = {k.lower(): v for k, v in response["multiValueHeaders"].items()}
+    (policy,) = headers["content-security-policy"]
+    (script,) = re.findall(r"<script>(.*?)</script>", response["body"], re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+
+    assert f"script-src 'sha256-{digest}'" in policy
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert headers["x-frame-options"] == ["DENY"]
+
+
+# --- issue 13: honest timing, boxes inside the photo --------------------------------------------
+
+
+def test_a_read_that_waited_for_the_models_says_how_long_apart_from_the_read(
+    api, invoke, monkeypatch, settings, recognizer, fallback
+):
+    import time
+
+    # GIVEN models that take 0.2 s to load and are not loaded yet
+    def slow_build(_settings: Any) -> Pipeline:
+        time.sleep(0.2)
+        return Pipeline(
+            [FakeLocator(box=BOX)], recognizer, weakest_char, fallback, settings=settings
+        )
+
+    lifecycle.reset()
+    monkeypatch.setattr(lifecycle, "_build", slow_build)
+    try:
+        # WHEN two photos are read one after the other
+        first = json_body(invoke(api, load_event("api-post-ocr-jpeg")))
+        second = json_body(invoke(api, load_event("api-post-ocr-jpeg")))
+    finally:
+        lifecycle.reset()
+
+    # THEN the first says how long it waited for the models, and its read time leaves that out
+    assert first["model_load_sec"] >= 0.2
+    assert first["elapsed_sec"] < first["model_load_sec"]
+    # AND the second waited for nothing
+    assert second["model_load_sec"] is None
+
+
+def test_the_answers_boxes_lie_inside_the_photo(api, pipeline, invoke, monkeypatch):
+    from plate_ocr.engines import PlateRegion
+
+    # GIVEN a finder whose box reaches past the 640x400 photo's top-left corner
+    class Outside:
+        def locate(self, image: Any) -> list[PlateRegion]:
+            box = ((-40.0, -30.0), (700.0, -5.0), (690.0, 420.0), (-15.0, 410.0))
+            return [PlateRegion(box=box, crop=image, score=0.9)]
+
+    monkeypatch.setattr(pipeline, "finders", (Outside(),))
+
+    # WHEN the photo is read
+    body = json_body(invoke(api, load_event("api-post-ocr-jpeg")))
+
+    # THEN its box is clipped to the photo
+    assert body["plates"][0]["box"] == [[0, 0], [640, 0], [640, 400], [0, 400]]
+
+
+# --- issue 13: one read per vehicle -------------------------------------------------------------
+
+
+class SequenceRecognizer:
+    """Reads the given plates in turn, one per photo."""
+
+    def __init__(self, *texts: str, confidence: float = 0.95) -> None:
+        self.texts, self.confidence = list(texts), confidence
+
+    def read(self, crop: Any) -> Any:
+        from plate_ocr.engines import RawReading
+
+        text = self.texts.pop(0)
+        return RawReading(text, self.confidence, tuple(self.confidence for _ in text))
+
+
+def _burst(photo: bytes, count: int, *extra: tuple[str, bytes, str | None]) -> dict[str, Any]:
+    parts = [("image_file", photo, f"frame-{i}.jpg") for i in range(count)]
+    body = _multipart([*parts, *extra])
+    return with_body(
+        load_event("api-post-ocr-multipart"), body, "multipart/form-data; boundary=b0undary"
+    )
+
+
+def test_several_photos_of_one_vehicle_are_voted_into_one_answer(
+    api, pipeline, invoke, monkeypatch, photo
+):
+    from tests.support import original_contract
+
+    # GIVEN three photos of a car, each read with one character wrong
+    monkeypatch.setattr(
+        pipeline, "recognizer", SequenceRecognizer("12가3458", "17가3456", "12나3456")
+    )
+
+    # WHEN they are sent as repeated image_file parts
+    response = invoke(api, _burst(photo, 3))
+
+    # THEN the answer is one plate, voted per character, in the original's contract
+    assert response["statusCode"] == 200, response["body"]
+    body = json_body(response)
+    OcrResponse.model_validate(body)
+    original_contract.check(body)
+    assert (body["success"], body["plate_number"]) == (True, "12가3456")
+    # AND each photo's own reading is listed, with its file name
+    assert [f["plates"][0]["plate_number"] for f in body["frames"]] == [
+        "12가3458",
+        "17가3456",
+        "12나3456",
+    ]
+    assert [f["filename"] for f in body["frames"]] == ["frame-0.jpg", "frame-1.jpg", "frame-2.jpg"]
+    assert body["vote"]["frames"] == 3 and body["vote"]["agreeing"] == 0
+
+
+def test_one_photo_answers_without_frames(api, pipeline, invoke):
+    body = json_body(invoke(api, load_event("api-post-ocr-multipart")))
+
+    assert body["frames"] is None and body["vote"] is None
+
+
+def test_a_dry_run_of_several_photos_checks_each(api, pipeline, invoke, photo, recognizer):
+    response = invoke(api, _burst(photo, 2, ("dryRun", b"true", None)))
+
+    body = DryRunResponse.model_validate(json_body(response))
+    assert [i.width for i in body.images] == [640, 640]
+    assert recognizer.calls == 0
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["read", "dry-run"])
+def test_a_bad_photo_among_several_is_named_in_the_error(api, pipeline, invoke, photo, dry_run):
+    parts = [("image_file", photo, "a.jpg"), ("image_file", b"not a photo", "b.jpg")]
+    if dry_run:
+        parts.append(("dryRun", b"true", None))
+    event = with_body(
+        load_event("api-post-ocr-multipart"),
+        _multipart(parts),
+        "multipart/form-data; boundary=b0undary",
+    )
+
+    body = _assert_error(invoke(api, event), 400, "invalid_image")
+
+    assert body["message"].startswith("Photo 2 of 2: ")
+
+
+def test_the_page_learns_its_upload_limits_and_types_from_the_server(
+    api, invoke, monkeypatch, settings
+):
+    import html
+
+    from plate_ocr import formats
+
+    def limits(body: str) -> dict[str, Any]:
+        meta = body.split('name="upload-limits" content="', 1)[1].split('"', 1)[0]
+        return json.loads(html.unescape(meta))
+
+    # GIVEN the stack's settings (a bucket; 4 MB straight to Lambda), then the local server's
+    behind_gateway = settings.model_copy(update={"direct_upload_bytes": 4 * 2**20})
+    monkeypatch.setattr(api, "settings", behind_gateway)
+    deployed = invoke(api, load_event("api-get-index"))["body"]
+    monkeypatch.setattr(api, "settings", settings.model_copy(update={"bucket_name": None}))
+    local = invoke(api, load_event("api-get-index"))["body"]
+
+    # THEN the page knows where each photo may go, and which types it may pick
+    assert limits(deployed) == {"direct": 4 * 2**20, "max": 10 * 2**20, "presigned": True}
+    assert limits(local) == {"direct": 10 * 2**20, "max": 10 * 2**20, "presigned": False}
+    assert f'accept="{formats.accept_list()}"' in local
+    assert "JPEG · PNG · WebP · BMP · TIFF · HEIC/HEIF · AVIF, 최대 10MB" in local

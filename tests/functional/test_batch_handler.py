@@ -5,37 +5,16 @@ from __future__ import annotations
 import copy
 import json
 from typing import Any
-from urllib.parse import quote_plus
 
 import pytest
-from functional_support import BUCKET, BrokenPipelineFactory, load_event
+from functional_support import BUCKET, BrokenPipelineFactory, batch_event, load_event
 
-from plate_ocr import factory
-from plate_ocr.batch import parse_notification, result_key
+from plate_ocr import lifecycle
+from plate_ocr.batch import parse_notification
 from plate_ocr.schema import BatchResult
+from plate_ocr.storage import result_key
 
 KEYS = ["incoming/cars/plate.jpg", "incoming/주차장/차량 1.jpg"]
-
-
-def _event_for(keys: list[str], etag: str | None = None) -> dict[str, Any]:
-    """The shared batch event, re-pointed at the test bucket (and at ``keys``)."""
-    template = load_event("batch-sqs-s3")
-    record = template["Records"][0]
-    records = []
-    for index, key in enumerate(keys):
-        body = json.loads(record["body"])
-        obj = body["Records"][0]["s3"]["object"]
-        body["Records"][0]["s3"]["bucket"]["name"] = BUCKET
-        obj["key"] = quote_plus(key, safe="/")
-        if etag is not None:
-            obj["eTag"] = etag
-        else:
-            obj.pop("eTag")
-        new = copy.deepcopy(record)
-        new["messageId"] = f"00000000-0000-0000-0000-{index:012d}"
-        new["body"] = json.dumps(body, ensure_ascii=False)
-        records.append(new)
-    return {"Records": records}
 
 
 def _result(s3: Any, source_key: str, settings: Any) -> dict[str, Any]:
@@ -70,7 +49,7 @@ def test_every_incoming_photo_gets_a_result_under_results(
         aws.put_object(Bucket=BUCKET, Key=key, Body=photo, ContentType="image/jpeg")
 
     # WHEN the notifications arrive
-    response = invoke(batch_app, _event_for(KEYS))
+    response = invoke(batch_app, batch_event(KEYS))
 
     # THEN nothing failed and each photo has its result, with source, ETag and time
     assert response == {"batchItemFailures": []}
@@ -94,12 +73,12 @@ def test_redelivery_of_the_same_object_is_idempotent(
     # GIVEN a photo already read once
     key = KEYS[0]
     etag = aws.put_object(Bucket=BUCKET, Key=key, Body=photo)["ETag"].strip('"')
-    invoke(batch_app, _event_for([key], etag=etag))
+    invoke(batch_app, batch_event([key], etag=etag))
     first = _result(aws, key, settings)
     calls = recognizer.calls
 
     # WHEN SQS delivers the same notification again
-    response = invoke(batch_app, _event_for([key], etag=etag))
+    response = invoke(batch_app, batch_event([key], etag=etag))
 
     # THEN the record succeeds, the photo is not read again and the result is unchanged
     assert response == {"batchItemFailures": []}
@@ -112,11 +91,11 @@ def test_a_new_version_of_the_object_is_read_again(
 ):
     key = KEYS[0]
     old = aws.put_object(Bucket=BUCKET, Key=key, Body=photo)["ETag"].strip('"')
-    invoke(batch_app, _event_for([key], etag=old))
+    invoke(batch_app, batch_event([key], etag=old))
     calls = recognizer.calls
 
     new = aws.put_object(Bucket=BUCKET, Key=key, Body=photo + b"\x00")["ETag"].strip('"')
-    invoke(batch_app, _event_for([key], etag=new))
+    invoke(batch_app, batch_event([key], etag=new))
 
     assert recognizer.calls > calls
     assert _result(aws, key, settings)["source"]["etag"] == new
@@ -139,13 +118,14 @@ def test_a_photo_that_cannot_be_read_gets_an_error_result_not_a_retry(
     aws.put_object(Bucket=BUCKET, Key=key, Body=body)
 
     # WHEN it is processed
-    response = invoke(batch_app, _event_for([key]))
+    response = invoke(batch_app, batch_event([key]))
 
     # THEN the record succeeds (no retry loop) and the result says why
     assert response == {"batchItemFailures": []}
     result = _result(aws, key, settings)
     assert result["success"] is False
-    assert result["stage"] == "failed"
+    assert (result["stage"], result["stage_id"]) == ("모두 실패", "failed")
+    assert (result["plate_number"], result["confidence"]) == (None, None)
     assert result["error"]["error"] == code
 
 
@@ -156,7 +136,7 @@ def test_a_photo_over_the_limit_gets_an_error_result(
     monkeypatch.setattr(batch_app, "settings", small)
     aws.put_object(Bucket=BUCKET, Key=KEYS[0], Body=photo)
 
-    assert invoke(batch_app, _event_for([KEYS[0]])) == {"batchItemFailures": []}
+    assert invoke(batch_app, batch_event([KEYS[0]])) == {"batchItemFailures": []}
 
     assert _result(aws, KEYS[0], small)["error"]["error"] == "image_too_large"
 
@@ -165,7 +145,7 @@ def test_an_object_deleted_before_the_read_gets_a_not_found_result(
     batch_app, aws, pipeline, invoke, settings
 ):
     # GIVEN a notification for an object that no longer exists
-    response = invoke(batch_app, _event_for([KEYS[1]]))
+    response = invoke(batch_app, batch_event([KEYS[1]]))
 
     assert response == {"batchItemFailures": []}
     assert _result(aws, KEYS[1], settings)["error"]["error"] == "not_found"
@@ -175,9 +155,9 @@ def test_a_failing_record_is_reported_and_the_others_succeed(
     batch_app, aws, invoke, monkeypatch, photo, settings
 ):
     # GIVEN models that cannot load (a transient fault for the batch)
-    monkeypatch.setattr(factory, "get_pipeline", BrokenPipelineFactory())
+    monkeypatch.setattr(lifecycle, "get_pipeline", BrokenPipelineFactory())
     aws.put_object(Bucket=BUCKET, Key=KEYS[0], Body=photo)
-    event = _event_for([KEYS[0]])
+    event = batch_event([KEYS[0]])
     # AND a second record that is only a test notification
     test_record = copy.deepcopy(event["Records"][0])
     test_record["messageId"] = "test-event"
@@ -193,7 +173,7 @@ def test_a_failing_record_is_reported_and_the_others_succeed(
 
 
 def test_a_body_that_is_no_s3_notification_fails_its_record(batch_app, aws, pipeline, invoke):
-    event = _event_for([KEYS[0]])
+    event = batch_event([KEYS[0]])
     event["Records"][0]["body"] = "{not json"
 
     response = invoke(batch_app, event)
@@ -205,7 +185,7 @@ def test_objects_outside_incoming_are_ignored(batch_app, aws, pipeline, invoke, 
     # GIVEN a notification for a result object (a misconfigured trigger would send these)
     aws.put_object(Bucket=BUCKET, Key="results/x.jpg.json", Body=b"{}")
 
-    response = invoke(batch_app, _event_for(["results/x.jpg.json"]))
+    response = invoke(batch_app, batch_event(["results/x.jpg.json"]))
 
     # THEN nothing is read and nothing new is written: no recursion
     assert response == {"batchItemFailures": []}
@@ -221,9 +201,164 @@ def test_a_presigned_upload_result_is_found_by_its_id(api, batch_app, aws, pipel
     assert invoke(api, result_event)["statusCode"] == 404
 
     # WHEN the batch reads it
-    assert invoke(batch_app, _event_for([upload["key"]])) == {"batchItemFailures": []}
+    assert invoke(batch_app, batch_event([upload["key"]])) == {"batchItemFailures": []}
 
     # THEN GET /results/{id} answers the result
     response = invoke(api, result_event)
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["plate_number"] == "12가3456"
+
+
+# --- poison objects and foreign buckets (issue 12) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("jpeg-of-2000-scans", "too_complex"), ("jpeg-slower-than-the-deadline", "timeout")],
+    ids=["too-complex", "timeout"],
+)
+def test_a_poison_photo_gets_an_error_result_and_is_not_retried(
+    batch_app, aws, pipeline, invoke, settings, monkeypatch, name, code
+):
+    from tests.support.bombs import progressive_jpeg, progressive_jpeg_within_limits
+
+    # GIVEN a record deadline of 0.2 s, and a photo that is refused or that outruns it
+    monkeypatch.setattr(batch_app, "settings", settings.model_copy(update={"timeout_seconds": 0.2}))
+    body = progressive_jpeg() if code == "too_complex" else progressive_jpeg_within_limits()
+    aws.put_object(Bucket=BUCKET, Key=KEYS[0], Body=body)
+
+    # WHEN the batch reads it
+    response = invoke(batch_app, batch_event([KEYS[0]]))
+
+    # THEN the record succeeds (no retry, no dead letter) with an error result naming why
+    assert response == {"batchItemFailures": []}
+    result = _result(aws, KEYS[0], settings)
+    assert (result["success"], result["error"]["error"]) == (False, code)
+
+
+def test_a_notification_for_another_bucket_writes_nothing_anywhere(
+    batch_app, aws, pipeline, invoke, photo, settings
+):
+    # GIVEN a message naming a bucket that is not the stack's (which the role could not read)
+    aws.put_object(Bucket=BUCKET, Key=KEYS[0], Body=photo)
+    event = batch_event([KEYS[0]])
+    body = json.loads(event["Records"][0]["body"])
+    body["Records"][0]["s3"]["bucket"]["name"] = "someone-elses-bucket"
+    event["Records"][0]["body"] = json.dumps(body)
+
+    # WHEN the batch gets it
+    response = invoke(batch_app, event)
+
+    # THEN it is dropped: no retry, and no result written (in our bucket or any other)
+    assert response == {"batchItemFailures": []}
+    assert _results(aws) == []
+
+
+def test_a_record_gets_the_read_timeout_or_what_the_invocation_has_left(settings):
+    from plate_ocr.batch import RECORD_MARGIN_SECONDS, record_deadline
+    from plate_ocr.errors import OutOfTimeError
+
+    assert record_deadline(120.0, settings) == settings.timeout_seconds
+    assert record_deadline(RECORD_MARGIN_SECONDS + 6.0, settings) == pytest.approx(6.0)
+    with pytest.raises(OutOfTimeError) as raised:
+        record_deadline(RECORD_MARGIN_SECONDS + 1.0, settings)
+    assert raised.value.retryable
+
+
+# --- issue 13: one vehicle's photos in a .burst/ folder ----------------------------------------
+
+BURST = "incoming/gate-3/0815.burst/"
+
+
+def test_a_burst_folder_is_read_whole_when_its_manifest_arrives(
+    batch_app, aws, pipeline, invoke, photo, settings
+):
+    # GIVEN three frames of one car in a .burst/ folder
+    frames = [f"{BURST}{i}.jpg" for i in range(3)]
+    for key in frames:
+        aws.put_object(Bucket=BUCKET, Key=key, Body=photo, ContentType="image/jpeg")
+
+    # WHEN their notifications arrive, nothing is read yet
+    assert invoke(batch_app, batch_event(frames)) == {"batchItemFailures": []}
+    assert _results(aws) == []
+
+    # AND WHEN the manifest naming them arrives
+    manifest = f"{BURST}manifest.json"
+    aws.put_object(Bucket=BUCKET, Key=manifest, Body=json.dumps({"frames": ["2.jpg", "0.jpg"]}))
+    assert invoke(batch_app, batch_event([manifest])) == {"batchItemFailures": []}
+
+    # THEN one result holds the voted plate and each named frame's reading, in the manifest's order
+    assert _results(aws) == ["results/gate-3/0815.burst/manifest.json.json"]
+    result = _result(aws, manifest, settings)
+    assert (result["success"], result["plate_number"]) == (True, "12가3456")
+    assert [f["filename"] for f in result["frames"]] == ["2.jpg", "0.jpg"]
+    assert result["vote"]["agreeing"] == 2
+
+
+@pytest.mark.parametrize(
+    ("manifest", "code", "message"),
+    [
+        ({"frames": ["0.jpg", "9.jpg"]}, "not_found", "Photo 2 of 2"),
+        ({"frames": ["../../elsewhere.jpg"]}, "invalid_manifest", "file names"),
+        ({"photos": ["0.jpg"]}, "invalid_manifest", "file names"),
+    ],
+    ids=["a-missing-frame", "a-path-outside-the-folder", "not-a-manifest"],
+)
+def test_a_burst_that_cannot_be_read_gets_an_error_result_not_a_retry(
+    batch_app, aws, pipeline, invoke, photo, settings, manifest, code, message
+):
+    aws.put_object(Bucket=BUCKET, Key=f"{BURST}0.jpg", Body=photo)
+    key = f"{BURST}manifest.json"
+    aws.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(manifest))
+
+    assert invoke(batch_app, batch_event([key])) == {"batchItemFailures": []}
+
+    result = _result(aws, key, settings)
+    assert result["success"] is False and result["error"]["error"] == code
+    assert message in result["error"]["message"]
+
+
+# --- issue 13: blurred copies under anonymized/ -----------------------------------------------
+
+
+def test_with_the_setting_on_each_photo_also_gets_a_blurred_copy_under_anonymized(
+    batch_app, aws, pipeline, invoke, photo, monkeypatch, settings
+):
+    import cv2
+    import numpy as np
+
+    # GIVEN the batch setting on, a photo and a burst of two frames
+    monkeypatch.setattr(
+        batch_app, "settings", settings.model_copy(update={"write_anonymized": True})
+    )
+    keys = ["incoming/cars/plate.jpg", f"{BURST}0.jpg", f"{BURST}1.jpg"]
+    for key in keys:
+        aws.put_object(Bucket=BUCKET, Key=key, Body=photo)
+    manifest = f"{BURST}manifest.json"
+    aws.put_object(Bucket=BUCKET, Key=manifest, Body=b'{"frames": ["0.jpg", "1.jpg"]}')
+
+    # WHEN the notifications arrive
+    assert invoke(batch_app, batch_event([keys[0], manifest])) == {"batchItemFailures": []}
+
+    # THEN each photo has a blurred copy next to the results, and its result as before
+    listing = aws.list_objects_v2(Bucket=BUCKET, Prefix="anonymized/")
+    assert sorted(o["Key"] for o in listing["Contents"]) == [
+        "anonymized/cars/plate.jpg.jpg",
+        "anonymized/gate-3/0815.burst/0.jpg.jpg",
+        "anonymized/gate-3/0815.burst/1.jpg.jpg",
+    ]
+    copy = aws.get_object(Bucket=BUCKET, Key="anonymized/cars/plate.jpg.jpg")
+    assert copy["ContentType"] == "image/jpeg"
+    covered = cv2.imdecode(np.frombuffer(copy["Body"].read(), np.uint8), cv2.IMREAD_GRAYSCALE)
+    original = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_GRAYSCALE)
+    plate = (slice(220, 286), slice(170, 470))
+    assert covered[plate].std() < 0.3 * original[plate].std()
+    assert _result(aws, keys[0], settings)["plate_number"] == "12가3456"
+
+
+def test_without_the_setting_no_copy_is_written(batch_app, aws, pipeline, invoke, photo):
+    aws.put_object(Bucket=BUCKET, Key="incoming/cars/plate.jpg", Body=photo)
+
+    invoke(batch_app, batch_event(["incoming/cars/plate.jpg"]))
+
+    assert "Contents" not in aws.list_objects_v2(Bucket=BUCKET, Prefix="anonymized/")

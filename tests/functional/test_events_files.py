@@ -41,6 +41,8 @@ def test_there_is_an_event_for_every_route_and_the_batch():
         "api-post-ocr-multipart",
         "api-post-ocr-jpeg",
         "api-post-ocr-dryrun",
+        "api-post-ocr-burst",
+        "api-post-anonymize",
         "api-post-uploads",
         "api-get-result",
         "batch-sqs-s3",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def test_only_incoming_triggers_the_batch(template):
 
     assert rules == [{"Name": "prefix", "Value": "incoming/"}]
     prefixes = {r["Prefix"] for r in bucket["LifecycleConfiguration"]["Rules"]}
-    assert prefixes == {"incoming/", "results/"}
+    assert prefixes == {"incoming/", "results/", "anonymized/"}
 
 
 def test_bucket_is_private_encrypted_and_tls_only(template):
@@ -78,12 +79,13 @@ def test_bucket_is_private_encrypted_and_tls_only(template):
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_api_accepts_binary_photos_and_multipart(template):
-    api = template["Resources"]["Api"]["Properties"]
+def test_api_accepts_every_photo_type_and_multipart_as_binary(template):
+    from plate_ocr.formats import ImageType
 
-    assert {"image~1jpeg", "image~1png", "image~1webp", "multipart~1form-data"} <= set(
-        api["BinaryMediaTypes"]
-    )
+    api = template["Resources"]["Api"]["Properties"]
+    expected = {t.value.replace("/", "~1") for t in ImageType} | {"multipart~1form-data"}
+
+    assert set(api["BinaryMediaTypes"]) == expected
 
 
 def test_every_route_of_the_app_is_wired_in_the_template(template):
@@ -92,8 +94,8 @@ def test_every_route_of_the_app_is_wired_in_the_template(template):
     events = template["Resources"]["ApiFunction"]["Properties"]["Events"].values()
     wired = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events}
     routes = {
-        (route.method.upper(), route.openapi_path)
-        for route in api.app.app._static_routes + api.app.app._dynamic_routes
+        (method, re.sub(r"<(\w+)>", r"{\1}", rule))
+        for method, rule in api.app.app.declared_routes()
     }
 
     assert wired == routes
@@ -111,6 +113,7 @@ def test_the_api_key_guards_the_reading_routes_only_when_enabled(template):
 
     assert guarded == {
         ("POST", "/ocr/license-plate"),
+        ("POST", "/anonymize"),
         ("POST", "/warmup"),
         ("POST", "/uploads"),
         ("GET", "/results/{result_id}"),
@@ -135,3 +138,137 @@ def test_only_the_functions_may_read_the_gemini_key(template):
         {"Fn::GetAtt": ["ApiFunctionRole", "Arn"]},
         {"Fn::GetAtt": ["BatchFunctionRole", "Arn"]},
     ]
+
+
+# --- issue 12: alarms, concurrency, least privilege, TLS, access logs, security headers -------
+
+
+def _statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    """The role's statements; one behind a condition (Fn::If) as it is when the condition holds."""
+    policies = template["Resources"][role]["Properties"]["Policies"]
+    statements = [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in statements]
+
+
+def test_the_dead_letter_alarm_notifies_a_topic_with_an_optional_email(template):
+    resources = template["Resources"]
+    alarm = resources["DeadLetterAlarm"]["Properties"]
+    subscription = resources["AlarmEmailSubscription"]
+
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+
+
+def test_the_api_reserves_a_parameterised_concurrency(template):
+    parameter = template["Parameters"]["ApiReservedConcurrency"]
+    api = template["Resources"]["ApiFunction"]["Properties"]
+
+    assert parameter["Default"] == 10
+    assert api["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "ReserveApiConcurrency",
+            {"Ref": "ApiReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("role", "prefixes"),
+    [("ApiFunctionRole", ["results/*"]), ("BatchFunctionRole", ["incoming/*", "results/*"])],
+    ids=["api", "batch"],
+)
+def test_listing_the_bucket_is_held_to_the_prefixes_a_function_uses(template, role, prefixes):
+    (listing,) = [s for s in _statements(template, role) if s["Action"] == "s3:ListBucket"]
+
+    assert listing["Condition"] == {"StringLikeIfExists": {"s3:prefix": prefixes}}
+
+
+@pytest.mark.parametrize("role", ["ApiFunctionRole", "BatchFunctionRole"])
+def test_roles_have_no_managed_policies_and_only_xray_on_every_resource(template, role):
+    properties = template["Resources"][role]["Properties"]
+    function = role.removesuffix("Role")
+
+    assert "ManagedPolicyArns" not in properties
+    assert template["Resources"][function]["Properties"]["Role"] == {"Fn::GetAtt": [role, "Arn"]}
+    on_everything = [s for s in _statements(template, role) if s["Resource"] == "*"]
+    assert [sorted(s["Action"]) for s in on_everything] == [
+        ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    ]
+    (logs,) = [s for s in _statements(template, role) if "logs:PutLogEvents" in s["Action"]]
+    assert (
+        f"/aws/lambda/plate-ocr-${{Stage}}-{function.removesuffix('Function').lower()}:*"
+        in (logs["Resource"]["Fn::Sub"])
+    )
+
+
+def test_the_dead_letter_queue_accepts_tls_only(template):
+    policy = template["Resources"]["DeadLetterQueuePolicy"]["Properties"]
+
+    assert policy["Queues"] == [{"Ref": "DeadLetterQueue"}]
+    (deny,) = policy["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Condition"]) == (
+        "Deny",
+        {"Bool": {"aws:SecureTransport": "false"}},
+    )
+
+
+def test_api_access_logs_are_switched_by_a_parameter(template):
+    api = template["Resources"]["Api"]["Properties"]
+
+    assert template["Parameters"]["EnableAccessLogs"]["AllowedValues"] == ["true", "false"]
+    assert template["Conditions"]["UseAccessLogs"] == {
+        "Fn::Equals": [{"Ref": "EnableAccessLogs"}, "true"]
+    }
+    assert api["AccessLogSetting"]["Fn::If"][0] == "UseAccessLogs"
+    assert template["Resources"]["ApiAccessLogGroup"]["Condition"] == "UseAccessLogs"
+
+
+def test_api_gateway_errors_send_the_security_headers(template):
+    responses = template["Resources"]["Api"]["Properties"]["DefinitionBody"][
+        "x-amazon-apigateway-gateway-responses"
+    ]
+
+    for response in responses.values():
+        parameters = response["responseParameters"]
+        assert parameters["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
+        assert parameters["gatewayresponse.header.X-Frame-Options"] == "'DENY'"
+
+
+# --- issue 13: blurred copies, events -----------------------------------------------------------
+
+
+def test_blurred_copies_expire_and_may_be_written_only_when_switched_on(template):
+    rules = template["Resources"]["PhotoBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    policies = template["Resources"]["BatchFunctionRole"]["Properties"]["Policies"]
+    (conditional,) = [
+        s for p in policies for s in p["PolicyDocument"]["Statement"] if "Fn::If" in s
+    ]
+
+    (rule,) = [r for r in rules if r["Prefix"] == "anonymized/"]
+    assert rule["ExpirationInDays"] == {"Ref": "AnonymizedExpirationDays"}
+    condition, statement, otherwise = conditional["Fn::If"]
+    assert (condition, otherwise) == ("WriteAnonymized", {"Ref": "AWS::NoValue"})
+    assert statement["Action"] == "s3:PutObject"
+    assert statement["Resource"]["Fn::Sub"].endswith("/anonymized/*")
+    assert template["Parameters"]["WriteAnonymizedCopies"]["Default"] == "false"
+
+
+def test_the_batch_may_put_events_on_the_one_bus_the_parameter_names(template):
+    api = [s for s in _statements(template, "ApiFunctionRole") if "events" in str(s["Action"])]
+    (publish,) = [s for s in _statements(template, "BatchFunctionRole") if "events" in str(s)]
+
+    assert not api
+    assert publish["Action"] == "events:PutEvents"
+    assert publish["Resource"] == {
+        "Fn::Sub": (
+            "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:"
+            "event-bus/${EventBusName}"
+        )
+    }
+    assert template["Parameters"]["EventBusName"]["Default"] == "default"
+    environment = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert environment["PLATE_OCR_EVENT_BUS_NAME"] == {"Ref": "EventBusName"}

@@ -7,19 +7,22 @@ import io
 import json
 
 import pytest
-from fakes import FakeLocator, FakeRecognizer, reading
 from PIL import Image
 
-from plate_ocr import cli, factory
+from plate_ocr import cli, lifecycle
 from plate_ocr.config import Settings
 from plate_ocr.pipeline import Pipeline
+from tests.support.calibration import weakest_char
+from tests.support.fakes import FakeLocator, FakeRecognizer, reading
 
 
 @pytest.fixture
 def fake_pipeline(monkeypatch):
     def install(readings):
-        pipeline = Pipeline(FakeLocator(), FakeRecognizer(readings), settings=Settings())
-        monkeypatch.setattr(factory, "get_pipeline", lambda: pipeline)
+        pipeline = Pipeline(
+            [FakeLocator()], FakeRecognizer(readings=readings), weakest_char, settings=Settings()
+        )
+        monkeypatch.setattr(lifecycle, "get_pipeline", lambda: pipeline)
         return pipeline
 
     return install
@@ -45,7 +48,7 @@ def test_read_prints_one_json_object_per_photo_and_an_error_object_for_a_bad_one
 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0
-    assert lines[0]["plate_number"] == "12가3456" and lines[0]["stage"] == "stage1"
+    assert lines[0]["plate_number"] == "12가3456" and lines[0]["stage_id"] == "stage1"
     assert lines[0]["path"] == str(good)
     assert lines[1] == {"path": str(bad), "error": "invalid_image", "message": lines[1]["message"]}
     assert lines[2]["error"] == "unreadable_file"
@@ -63,13 +66,13 @@ def test_read_draws_a_progress_bar_on_stderr_for_many_photos(tmp_path, fake_pipe
 
 
 def test_eval_prints_a_table_and_a_json_summary_as_its_last_line(tmp_path, fake_pipeline, capsys):
-    fake_pipeline([reading("12가3456", 0.9), reading("34나5679", 0.9)])
-    write_photo(tmp_path / "a.jpg")
-    write_photo(tmp_path / "b.jpg")
+    fake_pipeline([reading("12가3456", 0.9), reading("34나5679", 0.9), reading("34나5678", 0.3)])
+    for name in "abd":
+        write_photo(tmp_path / f"{name}.jpg")
     (tmp_path / "m.csv").write_text(
         "path,label,kind,plate_type,split\n"
         "a.jpg,12가3456,crop,7char,val\nb.jpg,34나5678,scene,7char,val\n"
-        "c.jpg,99나9999,crop,7char,train\n",
+        "c.jpg,99나9999,crop,7char,train\nd.jpg,34나5678,crop,7char,val\n",
         encoding="utf-8",
     )
     errors = tmp_path / "errors.csv"
@@ -81,20 +84,29 @@ def test_eval_prints_a_table_and_a_json_summary_as_its_last_line(tmp_path, fake_
     out = capsys.readouterr().out.splitlines()
     summary = json.loads(out[-1])
     assert code == 0
-    assert summary["n"] == 2 and summary["exact_match"] == 0.5
+    assert summary["n"] == 3 and summary["exact_match"] == pytest.approx(0.6667)
     assert set(summary) == {
         "n",
         "exact_match",
         "char_accuracy",
+        "coverage",
+        "precision",
+        "extra_plates_per_photo",
         "by_kind",
         "by_plate_type",
+        "reliability",
         "latency_ms",
         "stage_counts",
     }
-    assert summary["stage_counts"] == {"stage1": 2}
+    # Two photos answered with success (one of them wrong); the third was unsure.
+    assert (summary["coverage"], summary["precision"]) == (pytest.approx(0.6667), 0.5)
+    assert summary["stage_counts"] == {"failed": 1, "stage1": 2}
+    assert summary["extra_plates_per_photo"] == 1.0
     assert any(line.startswith("all") for line in out)
+    assert any(line.startswith("coverage") for line in out)
     rows = list(csv.reader(errors.open(encoding="utf-8")))
-    assert rows[0] == ["path", "label", "read"] and rows[1][1:] == ["34나5678", "34나5679"]
+    assert rows[0] == ["path", "label", "read", "confidence"]
+    assert rows[1][1:] == ["34나5678", "34나5679", "0.900"]
 
 
 def test_eval_with_no_matching_rows_exits_with_a_usage_error(tmp_path, fake_pipeline):
@@ -102,3 +114,43 @@ def test_eval_with_no_matching_rows_exits_with_a_usage_error(tmp_path, fake_pipe
     (tmp_path / "m.csv").write_text("path,label,kind,plate_type,split\n", encoding="utf-8")
 
     assert cli.main(["eval", "--manifest", str(tmp_path / "m.csv")]) == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["read", "x.jpg", "-v"], ["-v", "read", "x.jpg"], ["eval", "--manifest", "m.csv", "-v"]],
+    ids=["after-the-subcommand", "before-it", "after-eval"],
+)
+def test_verbose_works_before_or_after_the_subcommand(argv):
+    assert cli.build_parser().parse_args(argv).verbose is True
+
+
+def test_no_verbose_flag_means_quiet():
+    assert cli.build_parser().parse_args(["read", "x.jpg"]).verbose is False
+
+
+def test_read_vote_prints_one_voted_plate_for_the_frames_of_one_vehicle(
+    tmp_path, fake_pipeline, capsys
+):
+    # GIVEN three frames of one car, each read with one character wrong
+    fake_pipeline([reading("12가3458", 0.95), reading("17가3456", 0.95), reading("12나3456", 0.95)])
+    photos = [str(write_photo(tmp_path / f"frame{i}.jpg")) for i in range(3)]
+
+    # WHEN they are read with --vote
+    code = cli.main(["read", "--vote", *photos])
+
+    # THEN one JSON object answers the voted plate and lists each frame
+    (line,) = capsys.readouterr().out.splitlines()
+    record = json.loads(line)
+    assert code == 0
+    assert record["paths"] == photos and record["plate_number"] == "12가3456"
+    assert [f["filename"] for f in record["frames"]] == ["frame0.jpg", "frame1.jpg", "frame2.jpg"]
+
+
+def test_read_vote_takes_at_most_eight_photos(tmp_path, fake_pipeline):
+    photos = [str(write_photo(tmp_path / f"{i}.jpg")) for i in range(9)]
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["read", "--vote", *photos])
+
+    assert exited.value.code == 2

@@ -37,18 +37,20 @@ def test_folding_batchnorm_into_convolutions_keeps_the_outputs() -> None:
     assert torch.allclose(before, after, atol=1e-5)
 
 
-def test_bf16_forward_returns_float32_close_to_the_float32_outputs() -> None:
-    from plate_ocr.cpu import Bf16Forward
+def test_bf16_precision_gives_outputs_close_to_float32_and_float32_stays_exact() -> None:
+    from plate_ocr.cpu import precision
 
-    net = _conv_net()
-    wrapped = Bf16Forward(net)
+    net = _conv_net().eval()
     x = torch.randn(1, 1, 16, 40)
     with torch.inference_mode():
-        exact, fast = net(x), wrapped(x)
+        exact = net(x)
+        with precision(False):
+            same = net(x)
+        with precision(True):
+            fast = net(x).float()
 
-    assert fast.dtype == torch.float32
+    assert torch.equal(exact, same)
     assert torch.allclose(exact, fast, atol=0.1)
-    assert wrapped.training is False  # attributes reach the wrapped module
 
 
 def test_bf16_support_is_a_plain_answer() -> None:

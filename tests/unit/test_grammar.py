@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from plate_ocr import grammar
 from plate_ocr.grammar import (
     CHARSET,
     DIGIT,
@@ -350,3 +351,30 @@ def test_parse_result_is_immutable() -> None:
     result = parse("12가3456")
     with pytest.raises(AttributeError):
         result.text = "34나5678"  # type: ignore[misc]
+
+
+# --- one table of formats ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("plate_format", grammar.FORMATS, ids=lambda f: f.example)
+def test_each_formats_example_parses_as_that_format(plate_format):
+    parsed = grammar.parse(plate_format.example)
+    assert parsed.valid and parsed.format == plate_format.name
+    assert len(grammar.normalize(plate_format.example)) == sum(
+        2 if s.kind == "word" else 1 for s in plate_format.slots
+    )
+
+
+def test_the_recognisers_templates_and_the_stage2_prompt_come_from_the_format_table():
+    from plate_ocr.gemini import PROMPT
+    from plate_ocr.recognizer import _slot_templates
+
+    characters = ["[blank]", *grammar.CHARSET]
+    templates = _slot_templates(characters)
+
+    assert len(templates) == len(grammar.FORMATS)
+    for template, plate_format in zip(templates, grammar.FORMATS, strict=True):
+        assert [len(p) for p in template] == [len(s.allowed) for s in plate_format.slots]
+        last = "".join(characters[i] for position in template for i in position[-1])
+        assert grammar.parse(last).format == plate_format.name
+    assert all(f.example in PROMPT for f in grammar.FORMATS)

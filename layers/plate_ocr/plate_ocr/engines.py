@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from plate_ocr.results import Quad
+from plate_ocr.results import Quad, Stage2Status
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,11 +36,13 @@ class RawReading:
 
 @dataclass(frozen=True)
 class PlateRegion:
-    """A plate-like region: its 4 corners (clockwise from top-left) and the rectified crop."""
+    """A plate region: its 4 corners (clockwise from top-left), the rectified crop, and how sure
+    the finder is that it is a plate (0..1). ``whole`` marks a photo that is a plate crop itself."""
 
     box: Quad
     crop: Image
     score: float = 0.0
+    whole: bool = False
 
 
 class Recognizer(Protocol):
@@ -57,9 +59,9 @@ class Locator(Protocol):
 
 @dataclass(frozen=True)
 class FallbackAnswer:
-    """Stage 2's answer; ``status``: ``ok``, ``skipped_no_key``, ``no_plate``, ``error:<kind>``."""
+    """Stage 2's answer: a plate only with ``status`` ok."""
 
-    status: str
+    status: Stage2Status
     plate_number: str | None = None
     confidence: float = 0.0
     box: Quad | None = None

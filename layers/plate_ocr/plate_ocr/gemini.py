@@ -5,8 +5,9 @@ The API key comes from Secrets Manager through Powertools parameters (cached for
 answers never touches Secrets Manager.
 The key is never logged and never put into an exception message.
 
-Every failure becomes a :class:`FallbackAnswer` status (``error:<kind>``): stage 2 is a second
-opinion, and its trouble must not turn a request into a 500.
+Every failure becomes a :class:`FallbackAnswer` status (an ``error:<kind>`` of
+:class:`plate_ocr.results.Stage2Status`): stage 2 is a second opinion, and its trouble must not turn
+a request into a 500.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from plate_ocr import grammar
+from plate_ocr import deadline, grammar, logsafe
 from plate_ocr.config import Settings
 from plate_ocr.engines import FallbackAnswer, Image
-from plate_ocr.results import Quad
+from plate_ocr.results import Quad, Stage2Status
 
 if TYPE_CHECKING:
     from google.genai import Client
@@ -37,16 +38,21 @@ RETRY_INITIAL_DELAY = 0.5
 RETRY_MAX_DELAY = 2.0
 RETRY_JITTER = 0.25
 
+#: Stage 2 is not started with less of the request's deadline left than this (seconds), and its
+#: call ends this long before the deadline.
+MIN_SECONDS = 1.0
+MARGIN_SECONDS = 0.5
+
 #: Values of a freshly created secret that mean "no key yet" (the stack stores a placeholder).
 _PLACEHOLDERS = frozenset({"", "CHANGE_ME", "REPLACE_ME", "PLACEHOLDER", "none", "null"})
 
 PROMPT = (
     "This photo shows a vehicle registered in South Korea. Read its licence plate exactly as "
-    "printed: digits, the Hangul usage syllable and, on older plates, the region name "
-    "(e.g. 12가3456, 123가4567, 서울12가3456). Read a two-row plate top row first. Leave out "
-    "spaces, dashes and anything that is not on the plate. If no plate is readable, answer "
-    "plate_number null. box_2d is the plate's bounding box as [ymin, xmin, ymax, xmax] scaled "
-    "to 0-1000. confidence is how sure you are, 0 to 1."
+    "printed, in one of these formats: "
+    + grammar.describe_formats()
+    + ". Leave out spaces, dashes and anything that is not on the plate. If no plate is "
+    "readable, answer plate_number null. box_2d is the plate's bounding box as [ymin, xmin, ymax, "
+    "xmax] scaled to 0-1000. confidence is how sure you are, 0 to 1."
 )
 
 
@@ -77,16 +83,20 @@ class GeminiReader:
             # Any secret trouble means no stage 2 now, not a failed request.
             # The exception text of Secrets Manager names the secret, never its value.
             logger.warning("gemini key unavailable: %s", type(exc).__name__)
-            return FallbackAnswer(status="error:secret")
+            return FallbackAnswer(status=Stage2Status.ERROR_SECRET)
         if not key:
             logger.info("gemini stage skipped: no API key configured")
-            return FallbackAnswer(status="skipped_no_key")
+            return FallbackAnswer(status=Stage2Status.SKIPPED_NO_KEY)
 
+        budget = self._budget()
+        if budget is None:
+            logger.info("gemini stage skipped: the request's deadline is too near")
+            return FallbackAnswer(status=Stage2Status.ERROR_TIMEOUT)
         started = time.perf_counter()
         width, height = 0, 0
         try:
             jpeg, width, height = encode_for_gemini(image, self._settings.gemini_max_side)
-            text = self._generate(key, jpeg)
+            text = self._generate(key, jpeg, budget)
         except Exception as exc:
             status = _classify(exc)
             logger.warning(
@@ -99,8 +109,36 @@ class GeminiReader:
         logger.info("gemini answered in %.2f s", time.perf_counter() - started)
         return answer_from_text(text, width, height)
 
-    def _generate(self, key: str, jpeg: bytes) -> str:
+    def _budget(self) -> tuple[float, int] | None:
+        """Seconds per attempt and attempts that fit in the request's deadline (None: nothing
+        fits); the settings' own when no deadline is set or it leaves room for all attempts."""
+        seconds, attempts = (
+            self._settings.gemini_timeout_seconds,
+            self._settings.gemini_max_attempts,
+        )
+        limit = deadline.current()
+        if limit is None:
+            return seconds, attempts
+        left = limit.remaining() - MARGIN_SECONDS
+        if left < MIN_SECONDS:
+            return None
+        if left >= attempts * seconds + (attempts - 1) * RETRY_MAX_DELAY:
+            return seconds, attempts
+        return min(seconds, left), 1
+
+    def _generate(self, key: str, jpeg: bytes, budget: tuple[float, int]) -> str:
         from google.genai import types
+
+        seconds, attempts = budget
+        http_options = None
+        if (seconds, attempts) != (
+            self._settings.gemini_timeout_seconds,
+            self._settings.gemini_max_attempts,
+        ):
+            # Less time than the configured attempts need: one shorter attempt, per request.
+            http_options = types.HttpOptions(
+                timeout=int(seconds * 1000), retry_options=types.HttpRetryOptions(attempts=1)
+            )
 
         contents = types.Content(
             role="user",
@@ -116,6 +154,7 @@ class GeminiReader:
                 temperature=0.0,
                 response_mime_type="application/json",
                 response_schema=GeminiPlate,
+                http_options=http_options,
             ),
         )
         return response.text or ""
@@ -134,6 +173,7 @@ def make_client(key: str, settings: Settings) -> Client:
     from google import genai
     from google.genai import types
 
+    logsafe.quiet_secret_bearing_loggers()
     retry = types.HttpRetryOptions(
         attempts=settings.gemini_max_attempts,
         initial_delay=RETRY_INITIAL_DELAY,
@@ -155,17 +195,17 @@ def answer_from_text(text: str, width: int, height: int) -> FallbackAnswer:
         answer = GeminiPlate.model_validate(json.loads(text))
     except (json.JSONDecodeError, ValidationError, TypeError):
         logger.warning("gemini answer malformed (%d chars)", len(text))
-        return FallbackAnswer(status="error:malformed")
+        return FallbackAnswer(status=Stage2Status.ERROR_MALFORMED)
     if not answer.plate_number:
-        return FallbackAnswer(status="no_plate")
+        return FallbackAnswer(status=Stage2Status.NO_PLATE)
     parsed = grammar.parse(answer.plate_number)
     if not parsed.valid:
         logger.info("gemini answer fails the plate grammar")
         logger.debug("gemini answer: %s", answer.plate_number)
-        return FallbackAnswer(status="invalid_plate")
+        return FallbackAnswer(status=Stage2Status.INVALID_PLATE)
     logger.debug("gemini read %s", parsed.text)
     return FallbackAnswer(
-        status="ok",
+        status=Stage2Status.OK,
         plate_number=parsed.text,
         confidence=float(answer.confidence),
         box=_box_from_2d(answer.box_2d, width, height),
@@ -198,18 +238,18 @@ def _box_from_2d(box: list[int] | None, width: int, height: int) -> Quad | None:
     return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
 
 
-def _classify(exc: Exception) -> str:
+def _classify(exc: Exception) -> Stage2Status:
     from google.genai import errors
 
     if isinstance(exc, errors.APIError):
         if exc.code == 429:
-            return "error:rate_limited"
+            return Stage2Status.ERROR_RATE_LIMITED
         if exc.code in (401, 403):
-            return "error:auth"
-        return f"error:http_{exc.code}"
+            return Stage2Status.ERROR_AUTH
+        return Stage2Status.http_error(exc.code)
     if "timeout" in type(exc).__name__.lower():
-        return "error:timeout"
-    return "error:transport"
+        return Stage2Status.ERROR_TIMEOUT
+    return Stage2Status.ERROR_TRANSPORT
 
 
 def extract_key(value: Any) -> str | None:
@@ -241,6 +281,8 @@ def secrets_manager_key(secret_id: str, max_age: int) -> KeyProvider:
             if provider is None:
                 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+                # botocore logs the whole GetSecretValue answer at DEBUG.
+                logsafe.quiet_secret_bearing_loggers()
                 provider = SecretsProvider()
         return extract_key(provider.get(secret_id, max_age=max_age))
 

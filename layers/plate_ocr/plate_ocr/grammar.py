@@ -189,32 +189,66 @@ class PlateParse:
 
 
 @dataclass(frozen=True)
-class _Slot:
-    """One position of a format template: a digit, a usage syllable, or a fixed two-char word."""
+class Slot:
+    """One position of a plate format: a digit, a usage syllable, or a fixed two-character word."""
 
     kind: str  # "digit" | "syllable" | "word"
-    allowed: frozenset[str]
+    allowed: tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class _Template:
+class PlateFormat:
+    """A plate number format: its slots in reading order, an example and a short description.
+
+    :data:`FORMATS` is the one table of formats: parsing here, the recogniser's slot templates, the
+    synthetic generator's plates and the stage-2 prompt are all built from it.
+    """
+
     name: str
-    slots: tuple[_Slot, ...]
+    slots: tuple[Slot, ...]
+    example: str
+    description: str
 
 
-_D = _Slot("digit", frozenset(DIGIT))
-_S = _Slot("syllable", frozenset(SYLLABLES))
-_S_REGIONAL = _Slot("syllable", _REGIONAL_SYLLABLES)
-_REGION = _Slot("word", frozenset(REGIONS))
-_PREFIX = _Slot("word", frozenset(DIPLOMATIC_PREFIXES))
+_D = Slot("digit", tuple(DIGIT))
+_S = Slot("syllable", tuple(SYLLABLES))
+_S_REGIONAL = Slot("syllable", tuple(s for s in SYLLABLES if s in _REGIONAL_SYLLABLES))
+_REGION = Slot("word", REGIONS)
+_PREFIX = Slot("word", DIPLOMATIC_PREFIXES)
 
-_TEMPLATES: Final = (
-    _Template("7char", (_D, _D, _S, _D, _D, _D, _D)),
-    _Template("8char", (_D, _D, _D, _S, _D, _D, _D, _D)),
-    _Template("regional", (_REGION, _D, _D, _S_REGIONAL, _D, _D, _D, _D)),
-    _Template("regional", (_REGION, _D, _S_REGIONAL, _D, _D, _D, _D)),
-    _Template("diplomatic", (_PREFIX, _D, _D, _D, _D, _D, _D)),
+FORMATS: Final = (
+    PlateFormat("7char", (_D, _D, _S, _D, _D, _D, _D), "12가3456", "2 digits, syllable, 4 digits"),
+    PlateFormat(
+        "8char",
+        (_D, _D, _D, _S, _D, _D, _D, _D),
+        "123가4567",
+        "3 digits, syllable, 4 digits (since 2019)",
+    ),
+    PlateFormat(
+        "regional",
+        (_REGION, _D, _D, _S_REGIONAL, _D, _D, _D, _D),
+        "서울12가3456",
+        "region name, 2 digits, syllable, 4 digits (older plates; a two-row plate is read top row "
+        "first)",
+    ),
+    PlateFormat(
+        "regional",
+        (_REGION, _D, _S_REGIONAL, _D, _D, _D, _D),
+        "서울1가3456",
+        "region name, 1 digit, syllable, 4 digits",
+    ),
+    PlateFormat(
+        "diplomatic",
+        (_PREFIX, _D, _D, _D, _D, _D, _D),
+        "외교123456",
+        "mission prefix, 3-digit mission, 3-digit rank (외교 123-456 on the plate)",
+    ),
 )
+
+
+def describe_formats() -> str:
+    """The formats in words, with examples (the stage-2 prompt tells Gemini what a plate is)."""
+    return "; ".join(f"{f.example} ({f.description})" for f in FORMATS)
 
 
 def normalize(text: str) -> str:
@@ -296,22 +330,22 @@ def parse(text: str) -> PlateParse:
     """
     normalized = normalize(text)
     best: PlateParse | None = None
-    for template in _TEMPLATES:
-        matched = _match(template, normalized)
+    for plate_format in FORMATS:
+        matched = _match(plate_format, normalized)
         if matched is None:
             continue
-        result = _build(template.name, *matched)
+        result = _build(plate_format.name, *matched)
         if result.valid and (best is None or len(result.corrections) < len(best.corrections)):
             best = result
     return best if best is not None else PlateParse(text=normalized, valid=False)
 
 
-def _match(template: _Template, text: str) -> tuple[list[str], tuple[str, ...]] | None:
-    """Fit ``text`` to ``template``; return its pieces (one per slot) and the corrections made."""
+def _match(plate_format: PlateFormat, text: str) -> tuple[list[str], tuple[str, ...]] | None:
+    """Fit ``text`` to a format; return its pieces (one per slot) and the corrections made."""
     pieces: list[str] = []
     notes: list[str] = []
     pos = 0
-    for slot in template.slots:
+    for slot in plate_format.slots:
         if slot.kind == "word":
             word = text[pos : pos + 2]
             if word not in slot.allowed:
@@ -334,7 +368,7 @@ def _match(template: _Template, text: str) -> tuple[list[str], tuple[str, ...]] 
     return pieces, tuple(notes)
 
 
-def _fix(slot: _Slot, char: str) -> str | None:
+def _fix(slot: Slot, char: str) -> str | None:
     if char in slot.allowed:
         return char
     if slot.kind == "digit":

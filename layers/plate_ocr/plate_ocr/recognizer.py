@@ -1,4 +1,4 @@
-"""Plate recogniser: our own CRNN, shipped as an EasyOCR custom network (``models/korplate.*``).
+"""Plate recogniser: our own slot CNN, shipped as an EasyOCR custom network (``models/korplate.*``).
 
 EasyOCR loads the network (``easyocr.Reader(..., recog_network="korplate")``: it imports
 ``korplate.py``, reads ``korplate.yaml``, loads ``korplate.pth`` and applies dynamic int8
@@ -7,12 +7,13 @@ because EasyOCR's ``recognize`` resizes and pads for free text, knows nothing of
 returns no per-character confidences.
 
 Two-row plates (regional yellow and old green ones) are read top row first: the crop is split
-between its rows and the rows are put side by side (``[top | bottom]``) before the CRNN reads one
-line. The training code (``training/``) uses exactly :func:`to_model_input`, so training and
-inference see the same transform. One-row and two-row plates cannot be told apart by shape alone (a
-short one-row plate is as squarish as a two-row one), so a crop whose aspect ratio is below
-:data:`TWO_ROW_MAX_ASPECT` is read both ways in one batch, and the reading that passes the plate
-grammar, then the more confident one, wins.
+between its rows and the rows are put side by side (``[top | bottom]``) before the network reads
+one line. The training code (``training/``) uses exactly :func:`to_model_input`, so training and
+inference see the same transform; the input size and the second-look threshold are the model's
+own (``korplate.yaml``, :mod:`plate_ocr.recognizer_config`). One-row and two-row plates cannot be
+told apart by shape alone (a short one-row plate is as squarish as a two-row one), so a crop whose
+aspect ratio is below :data:`TWO_ROW_MAX_ASPECT` is read both ways in one batch, and the reading
+that passes the plate grammar, then the more confident one, wins.
 
 Heavy imports (numpy, cv2, torch, easyocr) happen inside functions and the constructor only.
 """
@@ -26,8 +27,9 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plate_ocr.cpu import optimise_for_cpu
+from plate_ocr.cpu import bf16_supported, optimise_for_cpu, precision
 from plate_ocr.engines import RawReading
+from plate_ocr.recognizer_config import RecognizerConfig, configured, read_config
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,13 +37,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-IMG_H = 32
-IMG_W = 160
 TWO_ROW_MAX_ASPECT = 3.0
 """Crops narrower than this (width / height) are read both as one row and as two rows."""
-
-SECOND_LOOK_BELOW = 0.5
-"""A reading whose weakest character is below this is read again in two more framings."""
 
 TOP_SHARE = 0.45
 _SPLIT_BAND = (0.15, 0.65)
@@ -85,11 +82,15 @@ def split_row(grey: npt.NDArray[np.uint8]) -> int:
     return int(lo + int(np.argmax(score[lo:hi])))
 
 
-def to_model_input(crop: npt.NDArray[np.uint8], two_row: bool) -> npt.NDArray[np.uint8]:
-    """Turns a plate crop (BGR or grey uint8) into the CRNN's grey ``IMG_H x IMG_W`` input."""
+def to_model_input(
+    crop: npt.NDArray[np.uint8], two_row: bool, size: tuple[int, int] | None = None
+) -> npt.NDArray[np.uint8]:
+    """Turns a plate crop (BGR or grey uint8) into the network's grey input of ``size`` (height,
+    width; by default the configured model's, :func:`plate_ocr.recognizer_config.configured`)."""
     import cv2
     import numpy as np
 
+    img_h, img_w = configured().input_size if size is None else size
     grey: Any = _grey(crop)
     if grey.shape[0] < 4 or grey.shape[1] < 4:
         grey = cv2.resize(grey, (max(4, grey.shape[1]), max(4, grey.shape[0])))
@@ -99,16 +100,16 @@ def to_model_input(crop: npt.NDArray[np.uint8], two_row: bool) -> npt.NDArray[np
         ov = max(1, round(grey.shape[0] * 0.04))
         top, bottom = grey[: y + ov], grey[max(0, y - ov) :]
         # Fixed shares of the width (about 4 characters on top, 5 below), whatever the rows' aspect.
-        top_w = round(IMG_W * TOP_SHARE)
+        top_w = round(img_w * TOP_SHARE)
         rows = [
-            cv2.resize(top, (top_w, IMG_H), interpolation=cv2.INTER_AREA),
-            cv2.resize(bottom, (IMG_W - top_w, IMG_H), interpolation=cv2.INTER_AREA),
+            cv2.resize(top, (top_w, img_h), interpolation=cv2.INTER_AREA),
+            cv2.resize(bottom, (img_w - top_w, img_h), interpolation=cv2.INTER_AREA),
         ]
         grey = np.hstack(rows)
-    interp = cv2.INTER_AREA if grey.shape[1] > IMG_W else cv2.INTER_LINEAR
-    out = cv2.resize(grey, (IMG_W, IMG_H), interpolation=interp)
-    # A contrast stretch removes most of the lighting differences between photos before the CRNN
-    # sees them.
+    interp = cv2.INTER_AREA if grey.shape[1] > img_w else cv2.INTER_LINEAR
+    out = cv2.resize(grey, (img_w, img_h), interpolation=interp)
+    # A contrast stretch removes most of the lighting differences between photos before the
+    # network sees them.
     lo, hi = np.percentile(out, (2, 98))
     if hi - lo < 8:
         hi = lo + 8
@@ -137,8 +138,6 @@ def ctc_greedy(
     Returns the text, one confidence per character (the peak probability of its run) and, per
     character, the (time step, class) of that peak, so a caller can look up runners-up.
     """
-    import numpy as np
-
     best = probs.argmax(axis=1)
     text: list[str] = []
     confs: list[float] = []
@@ -153,7 +152,6 @@ def ctc_greedy(
             confs[-1] = float(probs[t, c])
             where[-1] = (t, c)
         prev = c
-    del np
     return "".join(text), confs, where
 
 
@@ -169,31 +167,20 @@ def _slot_templates(characters: list[str]) -> list[list[list[tuple[int, ...]]]]:
     """Plate formats as slot templates: per position, the allowed class-index tuples.
 
     A one-slot position allows single characters; a two-slot word (a region or a diplomatic
-    prefix) allows pairs. Built from :mod:`plate_ocr.grammar` so the two never disagree.
+    prefix) allows pairs. Built from :data:`plate_ocr.grammar.FORMATS`, so the two never disagree.
     """
     from plate_ocr import grammar
 
     index = {c: i for i, c in enumerate(characters)}
 
-    def singles(chars: str) -> list[tuple[int, ...]]:
-        return [(index[c],) for c in chars if c in index]
+    def position(slot: grammar.Slot) -> list[tuple[int, ...]]:
+        return [
+            tuple(index[c] for c in value)
+            for value in slot.allowed
+            if all(c in index for c in value)
+        ]
 
-    def pairs(words: tuple[str, ...]) -> list[tuple[int, ...]]:
-        return [(index[w[0]], index[w[1]]) for w in words if w[0] in index and w[1] in index]
-
-    digit = singles(grammar.DIGIT)
-    syll = singles(grammar.SYLLABLES)
-    regional = singles("".join(c for c in grammar.SYLLABLES if c not in grammar.MILITARY_SYLLABLES))
-    region = pairs(grammar.REGIONS)
-    prefix = pairs(grammar.DIPLOMATIC_PREFIXES)
-    d, s_ = digit, syll
-    return [
-        [d, d, s_, d, d, d, d],
-        [d, d, d, s_, d, d, d, d],
-        [region, d, d, regional, d, d, d, d],
-        [region, d, regional, d, d, d, d],
-        [prefix, d, d, d, d, d, d],
-    ]
+    return [[position(slot) for slot in f.slots] for f in grammar.FORMATS]
 
 
 def constrained_decode(
@@ -252,16 +239,21 @@ class PlateRecognizer:
         network: str = "korplate",
         gpu: bool = False,
         quantize: bool = True,
-        second_look_below: float = SECOND_LOOK_BELOW,
+        second_look_below: float | None = None,
+        bf16: bool | None = None,
     ) -> None:
+        """``second_look_below``: None for the model's own (its yaml's)."""
         import easyocr
         import torch
 
         self.model_dir = Path(model_dir)
         self.network = network
-        self.second_look_below = second_look_below
         if not (self.model_dir / f"{network}.pth").is_file():
             raise FileNotFoundError(self.model_dir / f"{network}.pth")
+        self.config = read_config(self.model_dir, network)
+        self.second_look_below = (
+            self.config.second_look_below if second_look_below is None else second_look_below
+        )
         started = time.perf_counter()
         with warnings.catch_warnings():
             # torch warns that its dynamic int8 quantisation (which EasyOCR applies) is deprecated.
@@ -283,6 +275,8 @@ class PlateRecognizer:
         self._device = torch.device(self._reader.device)
         if self._device.type == "cpu":
             optimise_for_cpu(self._model)
+        #: bfloat16 convolutions: by default wherever the CPU runs them natively.
+        self.bf16 = self._device.type == "cpu" and (bf16_supported() if bf16 is None else bf16)
         self.characters: list[str] = list(self._reader.converter.character)
         self._is_valid: Any = _grammar_is_valid()
         self._templates = self._load_templates()
@@ -290,18 +284,24 @@ class PlateRecognizer:
 
     @classmethod
     def from_module(
-        cls, module: Any, characters: list[str], second_look_below: float = SECOND_LOOK_BELOW
+        cls,
+        module: Any,
+        characters: list[str],
+        config: RecognizerConfig | None = None,
     ) -> PlateRecognizer:
-        """A recogniser around an in-memory torch module (training-time evaluation)."""
+        """A recogniser around an in-memory torch module (training-time evaluation) of the shape
+        ``config`` says (by default the configured model's)."""
         import torch
 
         self = cls.__new__(cls)
         self.model_dir = Path()
         self.network = "in-memory"
-        self.second_look_below = second_look_below
+        self.config = configured() if config is None else config
+        self.second_look_below = self.config.second_look_below
         self._reader = None
         self._model = module
         self._device = torch.device("cpu")
+        self.bf16 = False
         self.characters = list(characters)
         self._is_valid = _grammar_is_valid()
         self._templates = self._load_templates()
@@ -318,18 +318,27 @@ class PlateRecognizer:
             return []
 
     def _infer(self, inputs: list[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
+        """(batch, time, classes) probabilities; a slot network's slots come interleaved with
+        certain blanks, the layout EasyOCR's CTC decoding (and :func:`ctc_greedy`) expects."""
         import numpy as np
         import torch
 
         batch = np.stack(inputs).astype(np.float32)[:, None] / 127.5 - 1.0
-        with torch.inference_mode():
+        with torch.inference_mode(), precision(self.bf16):
             x = torch.from_numpy(batch).to(self._device)
             if self._device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
-            logits = self._model(x, None)
-            probs = torch.softmax(logits.float(), dim=2).cpu().numpy()
-        result: npt.NDArray[np.float32] = probs
-        return result
+            if self._templates:
+                slots = torch.softmax(self._model.slot_logits(x).float(), dim=2).cpu().numpy()
+            else:
+                ctc: npt.NDArray[np.float32] = (
+                    torch.softmax(self._model(x, None).float(), dim=2).cpu().numpy()
+                )
+                return ctc
+        probs = np.zeros((slots.shape[0], slots.shape[1] * 2, slots.shape[2]), np.float32)
+        probs[:, 0::2] = slots
+        probs[:, 1::2, 0] = 1.0
+        return probs
 
     def _candidates(
         self,
@@ -367,7 +376,8 @@ class PlateRecognizer:
         if h < 4 or w < 4:
             return []
         layouts = [False, True] if w / h < TWO_ROW_MAX_ASPECT else [False]
-        probs = self._infer([to_model_input(crop, two_row=tr) for tr in layouts])
+        size = self.config.input_size
+        probs = self._infer([to_model_input(crop, tr, size) for tr in layouts])
         readings = [self._decode(p) for p in probs]
         best = max(
             range(len(readings)),
@@ -378,7 +388,7 @@ class PlateRecognizer:
             # Only the layout that won the first pass is looked at again: the second look costs
             # two inputs, not four, on squarish crops.
             two_row = layouts[best]
-            extra = self._infer([to_model_input(f, two_row=two_row) for f in reframings(crop)])
+            extra = self._infer([to_model_input(f, two_row, size) for f in reframings(crop)])
             readings[best] = self._decode((probs[best] + extra.sum(axis=0)) / (1 + len(extra)))
         return readings
 

@@ -1,15 +1,36 @@
-"""The business metrics of one read, as (name, unit, value); handlers publish them as EMF."""
+"""What the handlers observe: their Powertools logger, tracer and metrics; the business metrics of
+one read, as (name, unit, value), which they publish as EMF; the process's age and peak memory."""
 
 from __future__ import annotations
 
 import os
 import resource
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from plate_ocr.results import Stage
+from plate_ocr import logsafe
+from plate_ocr.results import Stage, Stage2Status
 
-#: stage2_status values for which no call to Gemini was made.
-_NO_STAGE2_CALL = frozenset({"not_needed", "disabled", "skipped_no_key", "error:secret"})
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Metrics, Tracer
+
+
+def handler_observability(service: str, log_level: str) -> tuple[Logger, Tracer, Metrics]:
+    """A handler's logger, tracer and metrics. plate_ocr's library logs go out through the logger
+    as the same JSON with the correlation id, bounded in size, and no library's debug log prints
+    the Gemini key (:mod:`plate_ocr.logsafe`).
+
+    ``service`` names the handler where ``POWERTOOLS_SERVICE_NAME`` is unset; the template sets it
+    and ``POWERTOOLS_METRICS_NAMESPACE``, the defaults keep ``plate-ocr serve`` and tests working.
+    """
+    from aws_lambda_powertools import Logger, Metrics, Tracer
+    from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+    logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", service), level=log_level.upper())
+    metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "PlateOcr"))
+    logsafe.protect(logger.registered_handler)
+    logsafe.quiet_secret_bearing_loggers()
+    copy_config_to_registered_loggers(source_logger=logger, include={"plate_ocr"})
+    return logger, Tracer(), metrics
 
 
 class ReadSummary(Protocol):
@@ -20,7 +41,7 @@ class ReadSummary(Protocol):
     @property
     def stage(self) -> str: ...
     @property
-    def stage2_status(self) -> str: ...
+    def stage2_status(self) -> Stage2Status: ...
     @property
     def elapsed_sec(self) -> float: ...
 
@@ -32,7 +53,7 @@ def result_metrics(result: ReadSummary) -> list[tuple[str, str, float]]:
         ("PlatesRead", "Count", 1.0 if result.success else 0.0),
         ("NoPlate", "Count", 0.0 if result.success else 1.0),
         ("Stage1Hits", "Count", 1.0 if result.success and result.stage == Stage.STAGE1 else 0.0),
-        ("Stage2Calls", "Count", 0.0 if result.stage2_status in _NO_STAGE2_CALL else 1.0),
+        ("Stage2Calls", "Count", 1.0 if result.stage2_status.called_gemini else 0.0),
     ]
 
 

@@ -1,10 +1,10 @@
-"""The factory's load state, preload and cold-start figures, without loading real models."""
+"""The pipeline's lifecycle: load state, preload and cold-start figures, without real models."""
 
 from __future__ import annotations
 
 import pytest
 
-from plate_ocr import factory
+from plate_ocr import lifecycle
 from plate_ocr.config import get_settings
 from plate_ocr.errors import ModelUnavailableError
 
@@ -13,32 +13,32 @@ from plate_ocr.errors import ModelUnavailableError
 def empty_model_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("PLATE_OCR_MODEL_DIR", str(tmp_path))
     get_settings.cache_clear()
-    factory.reset()
+    lifecycle.reset()
     yield tmp_path
     get_settings.cache_clear()
-    factory.reset()
+    lifecycle.reset()
 
 
 def test_status_says_error_before_any_load_when_the_weights_are_missing(empty_model_dir):
-    status, detail = factory.model_status()
+    status, detail = lifecycle.model_status()
 
     assert status == "error" and "korplate.pth" in detail
 
 
 def test_a_failed_load_is_a_503_error_and_is_not_retried_at_once(empty_model_dir):
     with pytest.raises(ModelUnavailableError):
-        factory.get_pipeline()
+        lifecycle.get_pipeline()
     with pytest.raises(ModelUnavailableError):
-        factory.get_pipeline()
+        lifecycle.get_pipeline()
 
-    assert factory.model_status()[0] == "error"
+    assert lifecycle.model_status()[0] == "error"
 
 
 def test_preload_never_raises_and_reports_cold_start_figures(empty_model_dir, monkeypatch):
     monkeypatch.setenv("PLATE_OCR_PRELOAD_MODELS", "true")
     get_settings.cache_clear()
 
-    figures = factory.preload()
+    figures = lifecycle.preload()
 
     assert figures["status"] == "error"
     assert 0.0 < float(figures["init_s"]) < 3600.0
@@ -46,7 +46,7 @@ def test_preload_never_raises_and_reports_cold_start_figures(empty_model_dir, mo
 
 
 def test_preload_leaves_the_models_alone_unless_asked(empty_model_dir):
-    figures = factory.preload()
+    figures = lifecycle.preload()
 
     assert figures["status"] == "error"  # known missing, yet no load was attempted
-    assert factory._failed_at is None
+    assert lifecycle._failed_at is None

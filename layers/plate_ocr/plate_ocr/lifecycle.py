@@ -1,4 +1,5 @@
-"""Builds the production pipeline once per process and reports its state for /status and /warmup."""
+"""The production pipeline's lifecycle in a process: built once from the settings (on first use, or
+preloaded during a function's init), warmed up, and its state reported for /status and /warmup."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from plate_ocr.config import Settings, get_settings
 from plate_ocr.errors import ModelUnavailableError
 from plate_ocr.pipeline import Pipeline
+from plate_ocr.schema import ModelState
 
 logger = logging.getLogger(__name__)
 
@@ -18,14 +20,18 @@ RETRY_AFTER_SECONDS = 30.0
 
 _lock = threading.Lock()
 _pipeline: Pipeline | None = None
-_state: tuple[str, str] = ("loading", "models not loaded yet")
+_state: tuple[ModelState, str] = (ModelState.LOADING, "models not loaded yet")
 _failed_at: float | None = None
 _load_seconds: float | None = None
 
 
 def _missing_weights(settings: Settings) -> str | None:
-    weights = settings.model_dir / f"{settings.recog_network}.pth"
-    return None if weights.is_file() else f"The recogniser weights are missing ({weights.name})."
+    from plate_ocr.confidence import FILE as CALIBRATION
+    from plate_ocr.locate.detector import CONFIG, WEIGHTS
+
+    needed = (f"{settings.recog_network}.pth", f"{settings.recog_network}.yaml", WEIGHTS, CONFIG)
+    missing = [name for name in (*needed, CALIBRATION) if not (settings.model_dir / name).is_file()]
+    return f"Model files are missing: {', '.join(missing)}." if missing else None
 
 
 def _build(settings: Settings) -> Pipeline:
@@ -36,8 +42,11 @@ def _build(settings: Settings) -> Pipeline:
     try:
         import torch
 
+        from plate_ocr.confidence import FILE as CALIBRATION
+        from plate_ocr.confidence import Calibration
         from plate_ocr.gemini import build_fallback
-        from plate_ocr.locator import PlateLocator
+        from plate_ocr.locate import PlateFinder
+        from plate_ocr.locate.detector import PlateDetector
         from plate_ocr.recognizer import PlateRecognizer
 
         torch.set_num_threads(settings.torch_threads)
@@ -48,7 +57,10 @@ def _build(settings: Settings) -> Pipeline:
             gpu=settings.use_gpu,
             second_look_below=settings.second_look_below,
         )
-        locator = PlateLocator(craft_dir=settings.detector_dir)
+        finder = PlateFinder(
+            PlateDetector(model_dir, gpu=settings.use_gpu), max_regions=settings.max_regions
+        )
+        calibration = Calibration.read(model_dir / CALIBRATION)
         fallback = build_fallback(settings)
     except ModelUnavailableError:
         raise
@@ -58,7 +70,7 @@ def _build(settings: Settings) -> Pipeline:
         raise ModelUnavailableError(
             f"The models could not be loaded: {type(exc).__name__}."
         ) from exc
-    return Pipeline(locator, recognizer, fallback=fallback, settings=settings)
+    return Pipeline([finder], recognizer, calibration, fallback=fallback, settings=settings)
 
 
 def get_pipeline() -> Pipeline:
@@ -75,17 +87,32 @@ def get_pipeline() -> Pipeline:
             return _pipeline
         if _failed_at is not None and time.monotonic() - _failed_at < RETRY_AFTER_SECONDS:
             raise ModelUnavailableError(_state[1])
-        _state = ("loading", "loading models")
+        _state = (ModelState.LOADING, "loading models")
         started = time.perf_counter()
         try:
             pipeline = _build(get_settings())
         except ModelUnavailableError as exc:
-            _state, _failed_at = ("error", str(exc)), time.monotonic()
+            _state, _failed_at = (ModelState.ERROR, str(exc)), time.monotonic()
             raise
         _load_seconds = time.perf_counter() - started
         _pipeline, _failed_at = pipeline, None
-        _state = ("ready", f"models loaded in {_load_seconds:.2f} s")
+        _state = (ModelState.READY, f"models loaded in {_load_seconds:.2f} s")
         return pipeline
+
+
+def load_pipeline() -> tuple[Pipeline, float | None]:
+    """The process-wide pipeline, and the seconds this call waited for its models to load (None
+    when they were loaded already): an answer says ``model_load_sec`` apart from the read itself.
+
+    Raises:
+        ModelUnavailableError: the models cannot be loaded (answered as 503).
+    """
+    was_loaded = _pipeline is not None
+    started = time.perf_counter()
+    pipeline = get_pipeline()
+    if was_loaded or pipeline is not _pipeline:  # loaded before, or a stand-in pipeline (tests)
+        return pipeline, None
+    return pipeline, round(time.perf_counter() - started, 3)
 
 
 def preload() -> dict[str, float | str]:
@@ -108,36 +135,30 @@ def preload() -> dict[str, float | str]:
     }
 
 
-def warm_up(full: bool = False) -> float:
-    """Loads the models and runs one read, so the first request pays no lazy set-up; seconds.
+def warm_up() -> float:
+    """Loads the models and runs each once, so the first request pays no lazy set-up; seconds.
 
-    By default the cheap path and the recogniser only: a blank photo reads as no plate, and reading
-    it through the pipeline would also load CRAFT, the rare second opinion (+1 s, +400 MB).
-    ``full`` loads CRAFT too and runs it once on each of its canvases, for a process that should
-    reach its working size before traffic (a long-lived server, a load test).
+    Blank photos on both of the detector's canvases (landscape and portrait) and a blank crop:
+    torch sets up its kernels per input shape on first use.
     """
     started = time.perf_counter()
     pipeline = get_pipeline()
     import numpy as np
 
-    blank = np.full((120, 480, 3), 255, dtype=np.uint8)
-    pipeline.locator.locate(blank)
-    pipeline.recognizer.read(blank)
-    locate_more = getattr(pipeline.locator, "locate_with_craft", None)
-    if full and locate_more is not None:
-        # A small photo (the small canvas) and a large one (the large canvas).
-        locate_more(np.full((60, 200, 3), 255, dtype=np.uint8))
-        locate_more(np.full((900, 1200, 3), 255, dtype=np.uint8))
+    for shape in ((900, 1200, 3), (1200, 900, 3)):
+        for finder in pipeline.finders:
+            finder.locate(np.full(shape, 128, dtype=np.uint8))
+    pipeline.recognizer.read(np.full((120, 480, 3), 255, dtype=np.uint8))
     return time.perf_counter() - started
 
 
-def model_status() -> tuple[str, str]:
-    """("ready" | "loading" | "error", detail) for /status."""
+def model_status() -> tuple[ModelState, str]:
+    """Whether the models are loaded, and a detail, for /status."""
     if _pipeline is None and _failed_at is None:
         # Before the first load a missing model is already known: say so rather than "loading".
         missing = _missing_weights(get_settings())
         if missing:
-            return ("error", missing)
+            return (ModelState.ERROR, missing)
     return _state
 
 
@@ -146,4 +167,4 @@ def reset() -> None:
     global _pipeline, _state, _failed_at, _load_seconds
     with _lock:
         _pipeline, _failed_at, _load_seconds = None, None, None
-        _state = ("loading", "models not loaded yet")
+        _state = (ModelState.LOADING, "models not loaded yet")
