@@ -9,9 +9,10 @@ A logistic regression (L2-regularised, fitted by Newton's method) maps the evide
 probability of being right.
 
 The dev split: the kr-plates ``train`` crops that :func:`training.scenes.is_dev` sets aside (the
-recogniser's fine-tune never sees them) and the dev photos of kr-scenes-unlabelled with the
-readings a person accepted (``runs/pseudo/texts.json``, :mod:`training.pseudo`). The kr-plates
-``val`` split is not read.
+recogniser's second fine-tune never saw them; its first, made before the split existed, did, so
+they flatter the recogniser) and the dev photos of kr-scenes-unlabelled with the readings a person
+accepted (``runs/pseudo/texts.json``, :mod:`training.pseudo`). The kr-plates ``val`` split is not
+read.
 """
 
 from __future__ import annotations

@@ -12,13 +12,16 @@ from pathlib import Path
 import pytest
 
 from plate_ocr import lifecycle
-from plate_ocr.evaluate import Tally, load_manifest
+from plate_ocr.evaluate import Tally, load_manifest, measure
 
 MANIFEST = (
     Path(__file__).resolve().parents[3] / "shared" / "datasets" / "kr-plates" / "manifest.csv"
 )
 FLOORS = {"crop": 0.91, "scene": 0.84}
 PLATE_TYPE_FLOORS = {"regional": 0.7}
+PRECISION_FLOOR = 0.97
+COVERAGE_FLOOR = 0.85
+EXTRA_CEILING = 0.3
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,8 +34,7 @@ def summary():
     pipeline = lifecycle.get_pipeline()
     tally = Tally()
     for sample in load_manifest(MANIFEST, split="val"):
-        result = pipeline.read(sample.path.read_bytes(), use_fallback=False)
-        tally.add(sample, result.plate_number or "", result.stage.value, 0.0)
+        tally.add(measure(pipeline, sample))
     return tally.summary()
 
 
@@ -49,3 +51,12 @@ def test_stage1_exact_match_per_plate_type_stays_above_its_floor(summary, plate_
 
 def test_character_accuracy_stays_above_its_floor(summary):
     assert summary["char_accuracy"] >= 0.96
+
+
+def test_answers_given_with_success_are_right_and_cover_most_photos(summary):
+    assert summary["precision"] >= PRECISION_FLOOR, summary["reliability"]
+    assert summary["coverage"] >= COVERAGE_FLOOR
+
+
+def test_scenes_list_few_plates_beside_the_labelled_one(summary):
+    assert summary["extra_plates_per_photo"] <= EXTRA_CEILING

@@ -87,7 +87,7 @@ def _read_vote(pipeline: Pipeline, args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from plate_ocr import lifecycle
-    from plate_ocr.evaluate import Outcome, Tally, degrade, load_manifest
+    from plate_ocr.evaluate import Tally, load_manifest, measure
 
     samples = load_manifest(Path(args.manifest), split=args.split, limit=args.limit)
     if not samples:
@@ -97,38 +97,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     tally = Tally()
     label = f"eval{'/' + args.degrade if args.degrade else ''} "
     for sample in progress(samples, sys.stderr, label):
-        started = time.perf_counter()
-        try:
-            if args.degrade:
-                from plate_ocr.imaging import decode_image
-
-                settings = pipeline.settings
-                image = decode_image(
-                    sample.path.read_bytes(),
-                    max_bytes=settings.max_image_bytes,
-                    max_pixels=settings.max_image_pixels,
-                )
-                image = degrade(image, args.degrade, sample)
-                started = time.perf_counter()
-                result = pipeline.read_image(image, use_fallback=False)
-            else:
-                result = pipeline.read(sample.path.read_bytes(), use_fallback=False)
-        except (PlateOcrError, OSError) as exc:
-            outcome = Outcome(sample, "", False, None, f"error:{type(exc).__name__}", 0.0)
-        else:
-            top = result.plates[0] if result.plates else None
-            outcome = Outcome(
-                sample,
-                read=result.plate_number or (top.plate_number if top else ""),
-                success=result.success,
-                confidence=result.confidence
-                if result.success
-                else (top.confidence if top else None),
-                stage=result.stage.value,
-                latency_ms=(time.perf_counter() - started) * 1000.0,
-                plates=tuple(p.plate_number for p in result.plates),
-            )
-        tally.add(outcome)
+        tally.add(measure(pipeline, sample, args.degrade))
 
     summary = tally.summary()
     _print_table(summary, sys.stdout)

@@ -17,7 +17,10 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from plate_ocr.pipeline import Pipeline
 
 MANIFEST_COLUMNS = ("path", "label", "kind", "plate_type", "split")
 #: ``plate-ocr eval --degrade``: what a camera can do to the same photo.
@@ -225,6 +228,43 @@ class Tally:
             },
             "stage_counts": dict(sorted(Counter(o.stage for o in rows).items())),
         }
+
+
+def measure(pipeline: Pipeline, sample: Sample, degradation: str | None = None) -> Outcome:
+    """Stage 1 on one labelled photo (optionally a degraded copy of it), as ``plate-ocr eval``
+    counts it: the answer's plate, or the best unsure reading when it failed."""
+    import time
+
+    from plate_ocr.errors import PlateOcrError
+
+    started = time.perf_counter()
+    try:
+        if degradation:
+            from plate_ocr.imaging import decode_image
+
+            settings = pipeline.settings
+            image = decode_image(
+                sample.path.read_bytes(),
+                max_bytes=settings.max_image_bytes,
+                max_pixels=settings.max_image_pixels,
+            )
+            image = degrade(image, degradation, sample)
+            started = time.perf_counter()
+            result = pipeline.read_image(image, use_fallback=False)
+        else:
+            result = pipeline.read(sample.path.read_bytes(), use_fallback=False)
+    except (PlateOcrError, OSError) as exc:
+        return Outcome(sample, "", False, None, f"error:{type(exc).__name__}", 0.0)
+    top = result.plates[0] if result.plates else None
+    return Outcome(
+        sample,
+        read=result.plate_number or (top.plate_number if top else ""),
+        success=result.success,
+        confidence=result.confidence if result.success else (top.confidence if top else None),
+        stage=result.stage.value,
+        latency_ms=(time.perf_counter() - started) * 1000.0,
+        plates=tuple(p.plate_number for p in result.plates),
+    )
 
 
 def reliability(rows: list[Outcome]) -> list[dict[str, float | int | str]]:
