@@ -29,7 +29,7 @@ import torch
 
 from plate_ocr.locate import net
 from plate_ocr.locate.detector import CONFIG, WEIGHTS, DetectorConfig, PlateDetector, to_input
-from training.loop import one_cycle, restore, save
+from training.loop import one_cycle, report, restore, save
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -234,9 +234,7 @@ def main(argv: list[str] | None = None) -> None:
                 "s_per_step": round((time.time() - t0) / len(seen), 3),
             }
             seen, t0 = [], time.time()
-            print(json.dumps(msg), flush=True)
-            log.write(json.dumps(msg) + "\n")
-            log.flush()
+            report(log, msg)
         if step % args.ckpt_every == 0 or step == args.steps:
             save(
                 last,
@@ -252,9 +250,7 @@ def main(argv: list[str] | None = None) -> None:
             res = evaluate(model, config, args.labels)
             model.train()
             msg = {"step": step, "dev": res}
-            print(json.dumps(msg), flush=True)
-            log.write(json.dumps(msg) + "\n")
-            log.flush()
+            report(log, msg)
             t0 = time.time()
     if not args.no_export:
         export(last, args.out)

@@ -3,8 +3,9 @@ schedule, and checkpoints that a later sitting resumes from."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -66,3 +67,11 @@ def retime(sched: torch.optim.lr_scheduler.OneCycleLR, total: int) -> int:
     sched._schedule_phases[-1]["end_step"] = total - 1  # type: ignore[attr-defined]
     print(f"schedule re-timed to {total} steps", flush=True)
     return total
+
+
+def report(log: IO[str], msg: dict[str, Any]) -> None:
+    """One progress line: printed, and appended to the run's ``log.jsonl`` at once."""
+    line = json.dumps(msg, ensure_ascii=False)
+    print(line, flush=True)
+    log.write(line + "\n")
+    log.flush()

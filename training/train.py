@@ -35,7 +35,7 @@ import torch
 
 from plate_ocr.recognizer_config import RecognizerConfig
 from training.charset import CHARSET
-from training.loop import one_cycle, restore, retime, save
+from training.loop import one_cycle, report, restore, retime, save
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "models"))
@@ -279,9 +279,7 @@ def main(argv: list[str] | None = None) -> None:
                     "pool": len(pool),
                 }
                 seen_loss = []
-                print(json.dumps(msg), flush=True)
-                log.write(json.dumps(msg) + "\n")
-                log.flush()
+                report(log, msg)
             if step % args.ckpt_every == 0 or step == args.steps:
                 save(
                     last,
@@ -301,9 +299,7 @@ def main(argv: list[str] | None = None) -> None:
                 res = evaluate_module(model.cpu() if device.type != "cpu" else model, CHARSET)
                 model.to(device).train()
                 msg = {"step": step, "dev": res["summary"]}
-                print(json.dumps(msg, ensure_ascii=False), flush=True)
-                log.write(json.dumps(msg, ensure_ascii=False) + "\n")
-                log.flush()
+                report(log, msg)
     finally:
         for p in renderers:
             p.terminate()

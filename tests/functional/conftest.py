@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from functional_support import BOX, BUCKET, EVENTS, REGION
+from functional_support import BOX, BUCKET, EVENTS, FUNCTIONS_DIR, REGION
 from moto import mock_aws
 
 from plate_ocr import lifecycle, storage
 from plate_ocr.config import Settings
-from plate_ocr.localserver import LambdaContext
+from plate_ocr.localserver import LambdaContext, make_server
 from plate_ocr.pipeline import Pipeline
 from plate_ocr.storage import S3Store
 from tests.support.calibration import weakest_char
@@ -93,3 +94,14 @@ def invoke() -> Callable[[Any, dict[str, Any]], dict[str, Any]]:
         return response
 
     return _invoke
+
+
+@pytest.fixture
+def server(api: Any, pipeline: Any) -> Iterator[str]:
+    """``plate-ocr serve`` on a free loopback port, over the fake pipeline; its base URL."""
+    httpd = make_server("127.0.0.1", 0, "api.app.lambda_handler", FUNCTIONS_DIR)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    host, port = httpd.server_address[:2]
+    yield f"http://{host!s}:{port}"
+    httpd.shutdown()
+    httpd.server_close()

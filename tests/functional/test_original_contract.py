@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
 import pytest
-from functional_support import BUCKET, FUNCTIONS_DIR, json_body, load_event
+from functional_support import BUCKET, json_body, load_event
 
 from plate_ocr.engines import FallbackAnswer
-from plate_ocr.localserver import make_server
 from plate_ocr.results import Stage2Status
 from tests.support import original_contract
 from tests.support.original_contract import FAILURE_EXAMPLE, STAGES, SUCCESS_EXAMPLE
@@ -44,16 +41,6 @@ def original_request(photo: bytes, dry_run: str = "false") -> tuple[bytes, str]:
         f"{dry_run}\r\n--{BOUNDARY}--\r\n"
     ).encode()
     return body, f"multipart/form-data; boundary={BOUNDARY}"
-
-
-@pytest.fixture
-def server(api: Any, pipeline: Any) -> Iterator[str]:
-    httpd = make_server("127.0.0.1", 0, "api.app.lambda_handler", FUNCTIONS_DIR)
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
-    host, port = httpd.server_address[:2]
-    yield f"http://{host!s}:{port}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def post_original(server: str, photo: bytes) -> dict[str, Any]:

@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functional_support import EVENTS, FUNCTIONS_DIR
+from functional_support import EVENTS
 
 from plate_ocr import lifecycle
-from plate_ocr.localserver import make_server
 
 pytestmark = pytest.mark.browser
 
@@ -63,16 +62,6 @@ class DevTools:
                 return value
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {expression}")
-
-
-@pytest.fixture
-def server(api: Any, pipeline: Any) -> Iterator[str]:
-    httpd = make_server("127.0.0.1", 0, "api.app.lambda_handler", FUNCTIONS_DIR)
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
-    host, port = httpd.server_address[:2]
-    yield f"http://{host!s}:{port}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture
