@@ -132,8 +132,12 @@ def test_no_verbose_flag_means_quiet():
 def test_read_vote_prints_one_voted_plate_for_the_frames_of_one_vehicle(
     tmp_path, fake_pipeline, capsys
 ):
-    # GIVEN three frames of one car, each read with one character wrong
-    fake_pipeline([reading("12가3458", 0.95), reading("17가3456", 0.95), reading("12나3456", 0.95)])
+    # GIVEN three frames of one car, each read with one character wrong (voted confidence 0.95
+    # times the 2-of-3 agreement: 0.63, a success at a 0.6 threshold)
+    pipeline = fake_pipeline(
+        [reading("12가3458", 0.95), reading("17가3456", 0.95), reading("12나3456", 0.95)]
+    )
+    pipeline.settings = Settings(min_confidence=0.6)
     photos = [str(write_photo(tmp_path / f"frame{i}.jpg")) for i in range(3)]
 
     # WHEN they are read with --vote

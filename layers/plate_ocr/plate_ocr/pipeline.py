@@ -261,7 +261,7 @@ class Pipeline:
             if raw is None or not raw.text:
                 continue
             plate = plate_from_reading(raw, region, self.calibrator, self.settings.min_confidence)
-            if plate is not None:
+            if plate is not None and plate.confidence >= self.settings.min_listed_confidence:
                 plates.append(plate)
         return tuple(plates)
 
