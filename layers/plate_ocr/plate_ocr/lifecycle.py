@@ -45,7 +45,7 @@ def _build(settings: Settings) -> Pipeline:
         from plate_ocr.confidence import FILE as CALIBRATION
         from plate_ocr.confidence import Calibration
         from plate_ocr.gemini import build_fallback
-        from plate_ocr.locate import PlateFinder
+        from plate_ocr.locate import PlateFinder, TiledFinder
         from plate_ocr.locate.detector import PlateDetector
         from plate_ocr.recognizer import PlateRecognizer
 
@@ -57,9 +57,13 @@ def _build(settings: Settings) -> Pipeline:
             gpu=settings.use_gpu,
             second_look_below=settings.second_look_below,
         )
-        finder = PlateFinder(
-            PlateDetector(model_dir, gpu=settings.use_gpu), max_regions=settings.max_regions
-        )
+        detector = PlateDetector(model_dir, gpu=settings.use_gpu)
+        # The tiles are asked only when the whole photo gave no confident plate (on the dev
+        # split: one more scene read, no wrong answer, p95 unchanged).
+        finders = [
+            PlateFinder(detector, max_regions=settings.max_regions),
+            TiledFinder(detector, max_regions=settings.max_regions),
+        ]
         calibration = Calibration.read(model_dir / CALIBRATION)
         fallback = build_fallback(settings)
     except ModelUnavailableError:
@@ -70,7 +74,7 @@ def _build(settings: Settings) -> Pipeline:
         raise ModelUnavailableError(
             f"The models could not be loaded: {type(exc).__name__}."
         ) from exc
-    return Pipeline([finder], recognizer, calibration, fallback=fallback, settings=settings)
+    return Pipeline(finders, recognizer, calibration, fallback=fallback, settings=settings)
 
 
 def get_pipeline() -> Pipeline:
