@@ -45,7 +45,7 @@ def _build(settings: Settings) -> Pipeline:
         from plate_ocr.confidence import FILE as CALIBRATION
         from plate_ocr.confidence import Calibration
         from plate_ocr.gemini import build_fallback
-        from plate_ocr.locate import PlateFinder, TiledFinder
+        from plate_ocr.locate import CropFinder, PlateFinder, TiledFinder
         from plate_ocr.locate.detector import PlateDetector
         from plate_ocr.recognizer import PlateRecognizer
 
@@ -58,11 +58,12 @@ def _build(settings: Settings) -> Pipeline:
             second_look_below=settings.second_look_below,
         )
         detector = PlateDetector(model_dir, gpu=settings.use_gpu)
-        # The tiles are asked only when the whole photo gave no confident plate (on the dev
-        # split: one more scene read, no wrong answer, p95 unchanged).
+        # The later finders are asked only while no confident plate has been read (on the dev
+        # split the tiles read one more scene, the crop look two more crops, no wrong answer).
         finders = [
             PlateFinder(detector, max_regions=settings.max_regions),
             TiledFinder(detector, max_regions=settings.max_regions),
+            CropFinder(detector, max_regions=settings.max_regions),
         ]
         calibration = Calibration.read(model_dir / CALIBRATION)
         fallback = build_fallback(settings)

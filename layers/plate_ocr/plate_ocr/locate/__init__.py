@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     Image = npt.NDArray[Any]
 
-__all__ = ["PlateFinder", "TiledFinder"]
+__all__ = ["CropFinder", "PlateFinder", "TiledFinder"]
 
 
 class _DetectorFinder:
@@ -124,6 +124,35 @@ class TiledFinder(_DetectorFinder):
                     quad = tuple((x + x0, y + y0) for x, y in d.quad)
                     found.append(Detection(quad, d.score))  # type: ignore[arg-type]
         return self._regions(image, found)
+
+
+class CropFinder(_DetectorFinder):
+    """A last look at a small photo (a crop around a plate, most likely) that gave no confident
+    plate: the detector inside a grey margin as wide as the photo, whatever its shape (a squarish
+    crop around a two-row plate too), and, when the photo is plate-shaped and looks at least
+    somewhat like a tight crop (:data:`LOOSE_CROP_SCORE`), the whole photo as one more region.
+    The pipeline asks it only after the other finders read no confident plate.
+    """
+
+    def locate(self, image: Image) -> list[PlateRegion]:
+        """Plate regions of a small photo, best first; none for a large one."""
+        from plate_ocr.locate.crops import MAX_SIDE, crop_score
+
+        image = as_bgr(image)
+        h, w = image.shape[:2]
+        if not usable(image) or max(h, w) > 2 * MAX_SIDE:
+            return []
+        found = self.detector.detect(image, max_plates=self.max_regions, pad=CROP_PAD)
+        regions = self._regions(image, found)
+        score = crop_score(image)
+        if score is not None and score >= LOOSE_CROP_SCORE:
+            whole = ((0.0, 0.0), (w - 1.0, 0.0), (w - 1.0, h - 1.0), (0.0, h - 1.0))
+            regions.append(PlateRegion(box=whole, crop=image, score=score, whole=True))
+        return regions
+
+
+#: A plate-shaped small photo scoring this as a tight crop is also read whole by the last look.
+LOOSE_CROP_SCORE = 0.5
 
 
 def _touches(quad: Quad, w: int, h: int, edges: tuple[bool, bool, bool, bool]) -> bool:
