@@ -14,7 +14,7 @@ import pytest
 
 from plate_ocr.config import Settings
 from plate_ocr.engines import PlateRegion
-from plate_ocr.locate import PlateFinder, TiledFinder
+from plate_ocr.locate import CROP_PAD, CropFinder, PlateFinder, TiledFinder
 from plate_ocr.locate.crops import MIN_SCORE, crop_score, plate_likeness
 from plate_ocr.locate.detector import (
     Detection,
@@ -510,3 +510,47 @@ def test_the_surer_of_two_overlapping_looks_is_kept():
     )
 
     assert [(r.box, r.score) for r in regions] == [(whole.quad, 0.8)]
+
+
+class PadRecorder(FakeDetector):
+    """Remembers the margin of each look."""
+
+    def __init__(self, detections: list[Detection]) -> None:
+        super().__init__(detections)
+        self.pads: list[float] = []
+
+    def detect(self, image: np.ndarray, max_plates: int = 8, pad: float = 0.0) -> list[Detection]:
+        self.pads.append(pad)
+        return super().detect(image, max_plates)
+
+
+def test_the_crop_look_searches_a_squarish_small_photo_inside_a_margin():
+    quad = ((100.0, 200.0), (400.0, 200.0), (400.0, 300.0), (100.0, 300.0))
+    detector = PadRecorder([Detection(quad, 0.8)])
+
+    regions = CropFinder(detector).locate(np.full((580, 560, 3), 90, np.uint8))
+
+    assert detector.pads == [CROP_PAD]
+    assert [r.box for r in regions] == [quad]
+    assert not regions[0].whole
+
+
+def test_the_crop_look_also_reads_a_plate_shaped_photo_whole():
+    crop = cv2.resize(draw_plate(WHITE, False, np.random.default_rng(3)), None, fx=0.5, fy=0.5)
+    h, w = crop.shape[:2]
+
+    regions = CropFinder(PadRecorder([])).locate(crop)
+
+    assert [(r.box, r.whole) for r in regions] == [
+        (((0.0, 0.0), (w - 1.0, 0.0), (w - 1.0, h - 1.0), (0.0, h - 1.0)), True)
+    ]
+
+
+def test_the_crop_look_leaves_large_photos_alone():
+    detector = PadRecorder([Detection(((0.0, 0.0), (10.0, 0.0), (10.0, 5.0), (0.0, 5.0)), 0.9)])
+    assert CropFinder(detector).locate(np.zeros((1200, 1600, 3), np.uint8)) == []
+    assert detector.pads == []
+
+
+def test_a_blank_plate_shaped_photo_is_not_read_whole_by_the_crop_look():
+    assert CropFinder(PadRecorder([])).locate(np.full((60, 280, 3), 200, np.uint8)) == []

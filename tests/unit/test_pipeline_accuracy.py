@@ -1,8 +1,10 @@
-"""Accuracy floors of the whole stage-1 pipeline on the val split (real models, real photos).
+"""Accuracy and trust floors of the whole stage-1 pipeline on the val split (real models, photos).
 
-Measured on the shipped model: crops 95.2% (98/103), scenes 94.7% (18/19), regional and two-row
-plates 90% (9/10), characters 98.9%. The floors sit a few photos under, so a regression fails CI
-while the figures stay deterministic (one torch thread).
+Measured with the shipped models (README): crops 96.1% (99/103), scenes 89.5% (17/19), regional
+and two-row plates 100% (10/10), characters 97.9%; 95.9% of the photos answered with success, 97.4%
+of those exactly right; 0.11 plates listed per scene beside the labelled one (both were misreads
+of the labelled plate itself). The floors sit a few photos under, so a regression fails CI while
+the figures stay deterministic (one torch thread).
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from plate_ocr.evaluate import Tally, load_manifest, measure
 MANIFEST = (
     Path(__file__).resolve().parents[3] / "shared" / "datasets" / "kr-plates" / "manifest.csv"
 )
-FLOORS = {"crop": 0.91, "scene": 0.84}
-PLATE_TYPE_FLOORS = {"regional": 0.7}
-PRECISION_FLOOR = 0.97
-COVERAGE_FLOOR = 0.85
-EXTRA_CEILING = 0.3
+FLOORS = {"crop": 0.93, "scene": 0.84}
+PLATE_TYPE_FLOORS = {"regional": 0.8}
+PRECISION_FLOOR = 0.95
+COVERAGE_FLOOR = 0.92
+EXTRA_CEILING = 0.25
 
 pytestmark = [
     pytest.mark.slow,
@@ -50,7 +52,7 @@ def test_stage1_exact_match_per_plate_type_stays_above_its_floor(summary, plate_
 
 
 def test_character_accuracy_stays_above_its_floor(summary):
-    assert summary["char_accuracy"] >= 0.96
+    assert summary["char_accuracy"] >= 0.95
 
 
 def test_answers_given_with_success_are_right_and_cover_most_photos(summary):
