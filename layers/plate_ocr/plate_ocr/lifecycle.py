@@ -8,6 +8,7 @@ import threading
 import time
 
 from plate_ocr.config import Settings, get_settings
+from plate_ocr.engines import Locator
 from plate_ocr.errors import ModelUnavailableError
 from plate_ocr.pipeline import Pipeline
 from plate_ocr.schema import ModelState
@@ -60,7 +61,7 @@ def _build(settings: Settings) -> Pipeline:
         detector = PlateDetector(model_dir, gpu=settings.use_gpu)
         # The later finders are asked only while no confident plate has been read (on the dev
         # split the tiles read one more scene, the crop look two more crops, no wrong answer).
-        finders = [
+        finders: list[Locator] = [
             PlateFinder(detector, max_regions=settings.max_regions),
             TiledFinder(detector, max_regions=settings.max_regions),
             CropFinder(detector, max_regions=settings.max_regions),
