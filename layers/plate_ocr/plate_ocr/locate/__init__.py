@@ -6,7 +6,9 @@ Modules:
     crops: whether a photo is itself a tight plate crop (classical, under a millisecond).
     geometry: corner order, quad measures and overlap, rectification of a plate for reading.
 
-:class:`PlateFinder` puts them together behind :class:`plate_ocr.engines.Locator`. Heavy imports
+Three finders put them together behind :class:`plate_ocr.engines.Locator`, asked in this order
+while no confident plate has been read: :class:`PlateFinder` (every photo), :class:`TiledFinder`
+(large photos, on tiles) and :class:`CropFinder` (small photos, inside a margin). Heavy imports
 (cv2, numpy, torch) happen when a finder is built or used, not when this package is imported.
 """
 
