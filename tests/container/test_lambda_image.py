@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import urllib.error
@@ -104,6 +105,27 @@ def _check_warmup(inv: Invocation, expect_model: bool) -> None:
         assert inv.response["statusCode"] == 503, body
 
 
+def _check_burst(inv: Invocation, expect_model: bool) -> None:
+    body = inv.body_json()
+    if expect_model:
+        assert inv.response["statusCode"] == 200, body
+        original_contract.check(body)
+        assert body["plate_number"] == EXPECTED_PLATE, body
+        assert len(body["frames"]) >= 2 and body["vote"], body
+    else:
+        assert inv.response["statusCode"] == 503, body
+
+
+def _check_anonymize(inv: Invocation, expect_model: bool) -> None:
+    if expect_model:
+        assert inv.response["statusCode"] == 200, inv.response["body"][:300]
+        assert inv.response["isBase64Encoded"] is True
+        photo = base64.b64decode(inv.response["body"])
+        assert photo[:3] == b"\xff\xd8\xff"  # a JPEG back
+    else:
+        assert inv.response["statusCode"] == 503, inv.response["body"]
+
+
 _SEEDED_RESULT = {"result_id": RESULT_ID, "note": "seeded by the container test"}
 
 CHECKS: dict[str, Callable[[Invocation, bool], None]] = {
@@ -113,6 +135,8 @@ CHECKS: dict[str, Callable[[Invocation, bool], None]] = {
     "api-get-openapi": _check_openapi,
     "api-get-result": _check_result,
     "api-get-status": _check_status,
+    "api-post-anonymize": _check_anonymize,
+    "api-post-ocr-burst": _check_burst,
     "api-post-ocr-dryrun": _check_dry_run,
     "api-post-ocr-jpeg": _check_reading,
     "api-post-ocr-multipart": _check_reading,
