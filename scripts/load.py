@@ -71,7 +71,11 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             total += int(line.split()[1])
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:  # a thread that ended between the listing and the read
+            continue
+        for child in children:
             with contextlib.suppress(OSError, RuntimeError):  # a decoder process that ended
                 total += rss_kib(int(child))
     return total
