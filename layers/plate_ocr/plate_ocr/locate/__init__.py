@@ -75,9 +75,7 @@ class PlateFinder(_DetectorFinder):
             return []
         score = crop_score(image)
         if score is not None and score >= MIN_SCORE:
-            h, w = image.shape[:2]
-            whole = ((0.0, 0.0), (w - 1.0, 0.0), (w - 1.0, h - 1.0), (0.0, h - 1.0))
-            return [PlateRegion(box=whole, crop=image, score=score, whole=True)]
+            return [whole_photo(image, score)]
         found = self.detector.detect(image, max_plates=self.max_regions)
         if _crop_like(image):
             found += self.detector.detect(image, max_plates=self.max_regions, pad=CROP_PAD)
@@ -148,8 +146,7 @@ class CropFinder(_DetectorFinder):
         regions = self._regions(image, found)
         score = crop_score(image)
         if score is not None and score >= LOOSE_CROP_SCORE:
-            whole = ((0.0, 0.0), (w - 1.0, 0.0), (w - 1.0, h - 1.0), (0.0, h - 1.0))
-            regions.append(PlateRegion(box=whole, crop=image, score=score, whole=True))
+            regions.append(whole_photo(image, score))
         return regions
 
 
@@ -162,6 +159,13 @@ def _touches(quad: Quad, w: int, h: int, edges: tuple[bool, bool, bool, bool]) -
     xs, ys = [p[0] for p in quad], [p[1] for p in quad]
     reach = (min(xs) <= 2, min(ys) <= 2, max(xs) >= w - 3, max(ys) >= h - 3)
     return any(edge and near for edge, near in zip(edges, reach, strict=True))
+
+
+def whole_photo(image: Image, score: float) -> PlateRegion:
+    """The whole photo as one region: the only whole-photo box, for a photo that is a plate crop."""
+    h, w = image.shape[:2]
+    whole = ((0.0, 0.0), (w - 1.0, 0.0), (w - 1.0, h - 1.0), (0.0, h - 1.0))
+    return PlateRegion(box=whole, crop=image, score=score, whole=True)
 
 
 def usable(image: Image) -> bool:
