@@ -84,3 +84,38 @@ def test_a_white_plate_in_warm_light_stays_white():
 
 def test_labels_are_korean():
     assert PlateClass.EV.label == "전기차" and PlateClass.YELLOW_COMMERCIAL.label == "사업용"
+
+
+def two_row(colours: tuple[tuple[int, int, int], tuple[int, int, int]], grey: bool = False):
+    """A squarish two-row crop (region and digits over syllable and digits), as rectified."""
+    background, ink = colours
+    image = np.full((128, 230, 3), background, np.uint8)
+    cv2.putText(image, "12", (70, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.3, ink, 4)
+    cv2.putText(image, "3456", (20, 115), cv2.FONT_HERSHEY_SIMPLEX, 2.4, ink, 8)
+    if grey:
+        image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    return image
+
+
+def test_an_old_green_plate_without_its_colour_is_told_by_its_light_characters():
+    # An infrared gate camera: no colour, but white characters on a darker plate.
+    assert classify(two_row(GREEN, grey=True), parse("서울12가3456")) is PlateClass.GREEN_OLD
+    assert classify(two_row(GREEN, grey=True), parse("12가3456")) is PlateClass.GREEN_OLD
+    # A green turned teal by the light would read as EV blue by its hue alone.
+    teal = ((150, 120, 30), (240, 240, 240))
+    assert classify(two_row(teal), parse("12가3456")) is PlateClass.GREEN_OLD
+
+
+def test_dark_characters_never_make_a_green_plate():
+    assert classify(two_row(YELLOW, grey=True), parse("서울12바3456")) is (
+        PlateClass.YELLOW_COMMERCIAL
+    )
+    assert classify(two_row(WHITE), parse("12가3456")) is PlateClass.WHITE
+
+
+def test_a_one_row_plate_with_a_bright_band_stays_white():
+    # A flash-lit white plate in a dark frame: a bright band, the rest dark. One-row plates with
+    # light characters are not old green plates, so the light-text test never asks them.
+    image = np.full((64, 300, 3), 20, np.uint8)
+    image[24:40, 20:280] = 250
+    assert classify(image, parse("12가3456")) is not PlateClass.GREEN_OLD
