@@ -23,6 +23,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -109,13 +110,13 @@ def collect(
     import cv2
 
     from plate_ocr.evaluate import degrade
-    from plate_ocr.locate import PlateFinder
+    from plate_ocr.locate import finder_chain
     from plate_ocr.locate.detector import PlateDetector
     from plate_ocr.locate.geometry import quad_iou
     from plate_ocr.pipeline import plate_from_reading
     from plate_ocr.recognizer import PlateRecognizer
 
-    finder = PlateFinder(PlateDetector(models))
+    finders = finder_chain(PlateDetector(models))
     recognizer = PlateRecognizer(models)
     recorder = _Recorder()
     xs, ys = [], []
@@ -124,7 +125,7 @@ def collect(
         for kind in kinds:
             image = original if kind == "original" else degrade(original, kind, photo.sample)
             scale = image.shape[1] / original.shape[1]
-            for region in finder.locate(image):
+            for region in _chain_regions(finders, image):
                 raw = recognizer.read(region.crop)
                 if raw is None:
                     continue
@@ -138,6 +139,22 @@ def collect(
                 xs.append(recorder.last)
                 ys.append(1.0 if right else 0.0)
     return np.array(xs, np.float64), np.array(ys, np.float64)
+
+
+def _chain_regions(finders: Sequence[Any], image: Any) -> list[Any]:
+    """The regions of every finder of the chain, a region overlapping an earlier one left out.
+
+    The pipeline asks the later finders only while no confident plate has been read; their
+    readings are calibrated by the same map, so all of them are recorded.
+    """
+    from plate_ocr.locate.geometry import quad_iou
+
+    out: list[Any] = []
+    for finder in finders:
+        for region in finder.locate(image):
+            if all(quad_iou(region.box, seen.box) < 0.5 for seen in out):
+                out.append(region)
+    return out
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:

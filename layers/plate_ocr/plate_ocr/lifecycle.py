@@ -8,7 +8,6 @@ import threading
 import time
 
 from plate_ocr.config import Settings, get_settings
-from plate_ocr.engines import Locator
 from plate_ocr.errors import ModelUnavailableError
 from plate_ocr.pipeline import Pipeline
 from plate_ocr.schema import ModelState
@@ -46,7 +45,7 @@ def _build(settings: Settings) -> Pipeline:
         from plate_ocr.confidence import FILE as CALIBRATION
         from plate_ocr.confidence import Calibration
         from plate_ocr.gemini import build_fallback
-        from plate_ocr.locate import CropFinder, PlateFinder, TiledFinder
+        from plate_ocr.locate import finder_chain
         from plate_ocr.locate.detector import PlateDetector
         from plate_ocr.recognizer import PlateRecognizer
 
@@ -59,13 +58,7 @@ def _build(settings: Settings) -> Pipeline:
             second_look_below=settings.second_look_below,
         )
         detector = PlateDetector(model_dir, gpu=settings.use_gpu)
-        # The later finders are asked only while no confident plate has been read (on the dev
-        # split the tiles read one more scene, the crop look two more crops, no wrong answer).
-        finders: list[Locator] = [
-            PlateFinder(detector, max_regions=settings.max_regions),
-            TiledFinder(detector, max_regions=settings.max_regions),
-            CropFinder(detector, max_regions=settings.max_regions),
-        ]
+        finders = finder_chain(detector, settings.max_regions)
         calibration = Calibration.read(model_dir / CALIBRATION)
         fallback = build_fallback(settings)
     except ModelUnavailableError:
