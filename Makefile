@@ -73,6 +73,14 @@ train: setup ## train the recogniser from scratch and export it to models/ (TRAI
 	$(BIN)/python -m training.train --run runs/korplate-ft2 --init runs/korplate-ft/last.pt \
 		--no-render --pool runs/pool_ft --steps 1500 --warmup 120 --batch 48 --lr 3e-4 \
 		--real-frac 0.5 --seed 11 --eval-every 500
+	@echo "==> last fine-tune: emblem strips (synthetic) and the unlabelled scenes' confident plates"
+	$(BIN)/python -m training.pseudo propose --out runs/pseudo/proposals_ft3.json
+	$(BIN)/python -m training.pseudo texts --proposals runs/pseudo/proposals_ft3.json
+	$(BIN)/python -m training.dataset --pool runs/pool_strip --first 0 --count 12
+	$(BIN)/python -m training.train --run runs/korplate-strip --init runs/korplate-ft2/last.pt \
+		--no-render --pool runs/pool_strip --steps 2000 --warmup 100 --batch 48 --lr 3e-4 \
+		--real-frac 0.3 --seed 21 --eval-every 500 --threads 2
+	$(BIN)/python -m training.calibrate
 	$(BIN)/python -m training.evaluate
 
 train-detector: setup ## train the plate detector from scratch and export it to models/ (DETECTOR_ARGS=--resume resumes)

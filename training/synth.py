@@ -209,8 +209,18 @@ def random_label(rng: np.random.Generator, kind: str) -> list[str]:
 
     The format's slots come from :data:`plate_ocr.grammar.FORMATS`; on top of it, numbers follow
     issuing practice: a three-digit vehicle class starts at 100, no group is all zeros, and a kind's
-    favoured syllables (:data:`FAVOURED`, else private ones half the time) come more often.
+    favoured syllables (:data:`FAVOURED`, else private ones half the time) come more often. A
+    number the grammar would not accept (a diplomatic mission ``000``) is drawn again.
     """
+    from plate_ocr import grammar
+
+    while True:
+        tokens = _draw_label(rng, kind)
+        if grammar.parse("".join(tokens)).format == KIND_FORMATS[kind]:
+            return tokens
+
+
+def _draw_label(rng: np.random.Generator, kind: str) -> list[str]:
     from plate_ocr import grammar
 
     plate_format = next(
@@ -340,8 +350,57 @@ def _draw_bolts(
         cv2.circle(canvas, c, r, (40, 40, 40), max(1, r // 5), cv2.LINE_AA)
 
 
+#: Share of plates of a kind given a blue emblem strip over their left margin: the Taegeuk/KOR band
+#: of the reflective plates (as on ``holo8``, whose template has it) or an EU-style sticker. The
+#: slot recogniser reads characters left-aligned, so a dark band it takes for a character shifts
+#: every digit after it (a real ``18어9528`` with a sticker read ``88어9528``).
+STRIP_P = {"white7": 0.2, "white8": 0.2}
+#: The right edge of the hologram template's band (x on the 520-wide canvas).
+HOLO_STRIP_END = 57
+#: Share of strip plates cut at the strip's edge in :func:`make_plate`: a detector that frames the
+#: white part alone leaves the first character at the very edge of the crop.
+STRIP_CUT_P = 0.35
+_STRIP_LETTERS = ("KOR", "ROK", "D", "F", "I", "GB", "NL", "USA", "CH", "")
+
+
+def _paint_strip(rng: np.random.Generator, canvas: np.ndarray, right: int) -> None:
+    """Paints an emblem strip over the columns left of ``right``."""
+    h = canvas.shape[0]
+    x0, y0 = int(rng.integers(2, 7)), int(rng.integers(2, 7))
+    y1 = h - int(rng.integers(2, 7))
+    sw, sh = right - x0, y1 - y0
+    if sw < 6 or sh < 6:
+        return
+    if rng.random() < 0.4:
+        band = _template(KINDS["holo8"][1])[4:-4, 3:HOLO_STRIP_END]
+        canvas[y0:y1, x0:right] = cv2.resize(band, (sw, sh), interpolation=cv2.INTER_AREA)
+        return
+    blue = (int(rng.integers(110, 210)), int(rng.integers(20, 100)), int(rng.integers(0, 50)))
+    canvas[y0:y1, x0:right] = blue
+    cx, cy, r = x0 + sw / 2, y0 + sh * rng.uniform(0.3, 0.4), sw * rng.uniform(0.25, 0.35)
+    star = (0, int(rng.integers(180, 230)), int(rng.integers(220, 256)))
+    for k in range(12):
+        a = 2 * np.pi * k / 12
+        c = (round(cx + r * np.cos(a)), round(cy + r * np.sin(a)))
+        cv2.circle(canvas, c, max(1, round(sw / 20)), star, -1, cv2.LINE_AA)
+    letters = _STRIP_LETTERS[int(rng.integers(len(_STRIP_LETTERS)))]
+    if letters:
+        scale = sw / (22.0 * len(letters) + 8)
+        (tw, _), _ = cv2.getTextSize(letters, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+        org = (round(cx - tw / 2), round(y0 + sh * 0.88))
+        cv2.putText(
+            canvas, letters, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (250, 250, 250), 2, cv2.LINE_AA
+        )
+
+
 def render_clean(rng: np.random.Generator, kind: str) -> tuple[np.ndarray, str, bool]:
     """A clean, frontal plate image of ``kind`` (BGR) and its label."""
+    canvas, label, two_row, _ = _render(rng, kind)
+    return canvas, label, two_row
+
+
+def _render(rng: np.random.Generator, kind: str) -> tuple[np.ndarray, str, bool, int]:
+    """:func:`render_clean`, plus the right edge of the plate's emblem strip (0: none)."""
     cls, template, two_row, _ = KINDS[kind]
     spec = _layout()[cls]
     tokens = random_label(rng, kind)
@@ -403,7 +462,11 @@ def render_clean(rng: np.random.Generator, kind: str) -> tuple[np.ndarray, str, 
             x = x if (syl_left and f == syl_w) else x + w * (1 - f) / 2
             w = w * f
         _paste(canvas, mask, (x + jitter[i, 0], y + jitter[i, 1], w, h), text)
-    return canvas, "".join(tokens), two_row
+    strip = HOLO_STRIP_END if kind == "holo8" else 0
+    if rng.random() < STRIP_P.get(kind, 0.0):
+        strip = round(boxes[0][0] - rng.uniform(2, 8))
+        _paint_strip(rng, canvas, strip)
+    return canvas, "".join(tokens), two_row, strip
 
 
 # --- degradation
@@ -585,7 +648,9 @@ def sample_kind(rng: np.random.Generator) -> str:
 def make_plate(rng: np.random.Generator, kind: str | None = None) -> Plate:
     """One synthetic plate photo crop with its label."""
     kind = kind or sample_kind(rng)
-    clean, label, two_row = render_clean(rng, kind)
+    clean, label, two_row, strip = _render(rng, kind)
+    if strip and rng.random() < STRIP_CUT_P:
+        clean = clean[:, max(0, strip + int(rng.integers(-4, 6))) :]
     return Plate(degrade(rng, clean, two_row), label, kind, two_row)
 
 
