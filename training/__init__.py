@@ -7,7 +7,7 @@ Modules:
     augmentation. train: ``python -m training.train`` trains from scratch (or ``--resume``) and
     exports. export: writes ``models/korplate.{pth,yaml}`` (EasyOCR custom-network format) from a
     checkpoint. evaluate: ``python -m training.evaluate`` scores the shipped model on the real
-    ``val`` crops.
+    dev crops (``--split val``: the val crops).
 
 The network (``models/korplate.py``, ``head: slots``) is a small CNN (2.66 M parameters, 5.3 MB
 in float16; ``hidden: 384``, ``last_pool_w: 1``) that classifies the 9 character positions of a
@@ -18,13 +18,17 @@ plate at once and returns them interleaved with blanks, so EasyOCR's CTC decodin
 Two-row plates are split between their rows and read as ``[top | bottom]``; squarish crops are read
 both ways, and the training data teaches the wrong layout to read as nothing (``NEGATIVE_P``).
 
-Reproducing the shipped model (``make train``): a main run on synthetic plates only, then a short
-fine-tune with half of every batch from the real ``train`` split, which exports into ``models/``::
+Reproducing the shipped model (``make train``, which has every command): a main run on synthetic
+plates only, then short fine-tunes with part of every batch from the real ``train`` split; the
+last one (2026-12-01) on a pool whose white plates carry emblem strips (``synth.STRIP_P``) and with
+the confident plates of the unlabelled photos' train part (``training.pseudo texts``), after
+which the calibration is refitted::
 
     .venv/bin/python -m training.train --no-export   # render 185 shards, 28006 steps of 128
     .venv/bin/python -m training.train --run runs/korplate-ft --init runs/korplate/last.pt \
         --no-render --steps 1200 --warmup 96 --batch 48 --lr 3e-4 --real-frac 0.5 --seed 99
-    .venv/bin/python -m training.evaluate            # val accuracy and latency of models/
+    ...                                              # ft2, then the strip fine-tune: Makefile
+    .venv/bin/python -m training.evaluate            # dev accuracy and latency of models/
 
 The shipped main run went on a lent H200 GPU: 13 renderer processes (``python -m training.dataset``,
 13 shards each) on its CPU cores beside ``python -m training.train --no-render --min-shards 13

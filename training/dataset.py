@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 from plate_ocr.evaluate import motion_blur
-from plate_ocr.recognizer import TWO_ROW_MAX_ASPECT, to_model_input
+from plate_ocr.layout import TWO_ROW_MAX_ASPECT
+from plate_ocr.recognizer import to_model_input
 from training.synth import night, sensor
 
 DATASET = Path(

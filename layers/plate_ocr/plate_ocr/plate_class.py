@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from plate_ocr.grammar import COMMERCIAL_SYLLABLES, DELIVERY_SYLLABLES, PlateParse
+from plate_ocr.layout import TWO_ROW_MAX_ASPECT
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -110,8 +111,6 @@ def light_text(crop: Image) -> bool:
     One-row crops are never asked: a white plate blown out by a flash has a bright band across a
     dark frame that looks the same."""
     import cv2
-
-    from plate_ocr.recognizer import TWO_ROW_MAX_ASPECT
 
     if crop.ndim != 3 or crop.shape[2] != 3 or min(crop.shape[:2]) < 8:
         return False

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from plate_ocr.cpu import bf16_supported, optimise_for_cpu, precision
 from plate_ocr.engines import RawReading
+from plate_ocr.layout import TWO_ROW_MAX_ASPECT
 from plate_ocr.recognizer_config import RecognizerConfig, configured, read_config
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TWO_ROW_MAX_ASPECT = 3.0
-"""Crops narrower than this (width / height) are read both as one row and as two rows."""
 
 TOP_SHARE = 0.45
 _SPLIT_BAND = (0.15, 0.65)
