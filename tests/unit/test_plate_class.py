@@ -119,3 +119,12 @@ def test_a_one_row_plate_with_a_bright_band_stays_white():
     image = np.full((64, 300, 3), 20, np.uint8)
     image[24:40, 20:280] = 250
     assert classify(image, parse("12가3456")) is not PlateClass.GREEN_OLD
+
+
+def test_a_white_plate_loosely_framed_in_a_dark_surround_is_not_green():
+    # A loose crop read whole: the white plate is the bright minority of the middle, with dark
+    # characters inside it. One wide bright piece is a plate, not characters.
+    image = np.full((200, 320, 3), 70, np.uint8)
+    image[80:130, 60:260] = 245
+    cv2.putText(image, "12 3456", (70, 120), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (25, 25, 25), 3)
+    assert classify(image, parse("12가3456")) is PlateClass.WHITE

@@ -102,6 +102,8 @@ def _has_colour(hsv: Any) -> bool:
 LIGHT_TEXT_MAX_SHARE = 0.42
 #: ... and brighter than the rest by at least this much (0-255): a flat crop says nothing.
 LIGHT_TEXT_MIN_CONTRAST = 30.0
+#: ... and made of pieces no wider than this share of the crop's middle (characters, not a plate).
+LIGHT_TEXT_MAX_PIECE = 0.5
 
 
 def light_text(crop: Image) -> bool:
@@ -124,7 +126,13 @@ def light_text(crop: Image) -> bool:
     if not 0.0 < share <= LIGHT_TEXT_MAX_SHARE:
         return False
     contrast = float(grey[bright].mean()) - float(grey[~bright].mean())
-    return contrast >= LIGHT_TEXT_MIN_CONTRAST
+    if contrast < LIGHT_TEXT_MIN_CONTRAST:
+        return False
+    # Characters are several narrow pieces; a white plate framed loosely in a dark surround (a
+    # loose crop read whole) is one wide bright piece with dark characters inside it.
+    _, _, stats, _ = cv2.connectedComponentsWithStats(split, connectivity=8)
+    widest = int(stats[1:, cv2.CC_STAT_WIDTH].max()) if len(stats) > 1 else 0
+    return widest <= LIGHT_TEXT_MAX_PIECE * int(grey.shape[1])
 
 
 def classify(crop: Image | None, parsed: PlateParse) -> PlateClass:
