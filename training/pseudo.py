@@ -101,7 +101,7 @@ def propose(models: Path, min_score: float, out: Path) -> None:
     out.write_text(json.dumps({"photos": photos}, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def _weakest(chars: list[float], score: float) -> float:
+def _weakest(chars: list[float], score: float, reframed_differs: bool = False) -> float:
     return min(chars, default=0.0)
 
 

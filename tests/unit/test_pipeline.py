@@ -320,3 +320,43 @@ def test_a_bad_photo_among_several_is_named_in_the_error(png_bytes):
 
     with pytest.raises(InvalidImageError, match=r"^Photo 2 of 3: "):
         pipeline.read_frames([png_bytes, b"not an image", png_bytes])
+
+
+class WideLocator:
+    """One detected plate with a second, wider crop of it (as the detector's finders cut)."""
+
+    def locate(self, image):
+        import numpy as np
+
+        from plate_ocr.engines import PlateRegion
+        from tests.support.fakes import BOX
+
+        crop = np.full((24, 96, 3), 200, np.uint8)
+        return [PlateRegion(box=BOX, crop=crop, score=0.9, wide=crop.copy())]
+
+
+@pytest.mark.parametrize(
+    ("wide_reads", "confidence", "success"),
+    [("12가3456", 0.97, True), ("12가3458", 0.485, False), (None, 0.485, False)],
+    ids=["same-plate", "another-plate", "nothing"],
+)
+def test_a_reading_that_a_wider_frame_does_not_repeat_is_less_sure(
+    png_bytes, wide_reads, confidence, success
+):
+    again = reading(wide_reads, 0.97) if wide_reads else None
+    pipeline, _ = make([reading("12가3456", 0.97), again], finders=[WideLocator()])
+
+    result = pipeline.read(png_bytes)
+
+    # The stand-in calibration halves a reading whose wider frame read another plate, or none.
+    assert result.plates[0].confidence == pytest.approx(confidence)
+    assert result.success is success
+    assert pipeline.recognizer.calls == 2
+
+
+def test_whole_photo_regions_are_read_once(png_bytes):
+    pipeline, _ = make([reading("12가3456", 0.97)])
+
+    pipeline.read(png_bytes)
+
+    assert pipeline.recognizer.calls == 1

@@ -42,9 +42,10 @@ logger = logging.getLogger(__name__)
 
 MAX_CANDIDATES = 5
 
-#: Maps a reading's character probabilities and its region's score to the probability that the
-#: reading is right (:class:`plate_ocr.confidence.Calibration`).
-Calibrator = Callable[[Sequence[float], float], float]
+#: Maps a reading's character probabilities, its region's score and whether a wider frame read
+#: another plate to the probability that the reading is right
+#: (:class:`plate_ocr.confidence.Calibration`).
+Calibrator = Callable[[Sequence[float], float, bool], float]
 
 
 class Pipeline:
@@ -256,12 +257,23 @@ class Pipeline:
 
     def _read_regions(self, regions: list[PlateRegion]) -> tuple[PlateRead, ...]:
         plates: list[PlateRead] = []
+        listed = self.settings.min_listed_confidence
         for region in regions[: self.settings.max_regions]:
             raw = self.recognizer.read(region.crop)
             if raw is None or not raw.text:
                 continue
             plate = plate_from_reading(raw, region, self.calibrator, self.settings.min_confidence)
-            if plate is not None and plate.confidence >= self.settings.min_listed_confidence:
+            if plate is not None and plate.confidence >= listed and region.wide is not None:
+                # The same plate framed wider: a reading it does not repeat is less sure.
+                again = self.recognizer.read(region.wide)
+                plate = plate_from_reading(
+                    raw,
+                    region,
+                    self.calibrator,
+                    self.settings.min_confidence,
+                    reframed_differs=best_valid(again) != plate.plate_number,
+                )
+            if plate is not None and plate.confidence >= listed:
                 plates.append(plate)
         return tuple(plates)
 
@@ -302,13 +314,29 @@ class Pipeline:
         )
 
 
+def best_valid(raw: RawReading | None) -> str | None:
+    """The plate a raw reading stands for: its best grammar-valid candidate, or None."""
+    if raw is None:
+        return None
+    for text, _ in ((raw.text, raw.confidence), *raw.candidates):
+        parsed = grammar.parse(text)
+        if parsed.valid:
+            return parsed.text
+    return None
+
+
 def plate_from_reading(
-    raw: RawReading, region: PlateRegion, calibrator: Calibrator, threshold: float
+    raw: RawReading,
+    region: PlateRegion,
+    calibrator: Calibrator,
+    threshold: float,
+    reframed_differs: bool = False,
 ) -> PlateRead | None:
     """Applies the plate grammar to a raw reading; None when no reading of it is a valid plate.
 
     Valid candidates come best score first; the plate's confidence is the calibrated probability
-    that the best of them is right.
+    that the best of them is right (``reframed_differs``: a wider frame of the region read
+    another plate, or none).
     """
     scored: dict[str, float] = {}
     for text, score in ((raw.text, raw.confidence), *raw.candidates):
@@ -324,7 +352,7 @@ def plate_from_reading(
     else:
         # A candidate other than the recogniser's own reading: only its score is known.
         evidence = [ranked[0][1]] * len(best.text)
-    confidence = round(calibrator(evidence, region.score), 4)
+    confidence = round(calibrator(evidence, region.score, reframed_differs), 4)
     cls = classify(region.crop, best)
     return PlateRead(
         plate_number=best.text,

@@ -57,9 +57,20 @@ class _DetectorFinder:
         from plate_ocr.locate.detector import suppress
 
         return [
-            PlateRegion(box=d.quad, crop=rectify(image, d.quad, self.crop_height), score=d.score)
+            PlateRegion(
+                box=d.quad,
+                crop=rectify(image, d.quad, self.crop_height),
+                score=d.score,
+                wide=rectify(image, d.quad, self.crop_height, WIDE_MARGIN),
+            )
             for d in suppress(found, self.max_regions)
         ]
+
+
+#: The side margin (a share of the plate's width) of each detected plate's second, wider crop. On
+#: the dev split a wider frame at 0.09 read the same plate for 182 of 184 right readings and for 6
+#: of 82 wrong ones (0.12: 180 and 3; 0.15: 179 and 1; the plate's own edge, 0: 178 and 6).
+WIDE_MARGIN = 0.09
 
 
 class PlateFinder(_DetectorFinder):

@@ -111,15 +111,16 @@ def warp(image: Image, quad: Quad, out_w: int, out_h: int) -> Image:
     return out
 
 
-def rectify(image: Image, quad: Quad, crop_height: int = 64) -> Image:
+def rectify(image: Image, quad: Quad, crop_height: int = 64, side_margin: float = 0.05) -> Image:
     """The plate of ``quad`` as an upright crop for the recogniser, with a small margin.
 
     One-row plates are ``crop_height`` high, squarish ones (maybe two rows) twice that; the width
-    keeps the plate's aspect.
+    keeps the plate's aspect. ``side_margin`` of the plate's width is added left and right (a
+    tight crop clips glyphs when the corners are a bit off), a tenth of its height above and
+    below.
     """
-    # A little margin around the plate: a tight crop clips glyphs when the corners are a bit off.
-    grown = grow_quad(quad, 0.05, 0.10)
+    grown = grow_quad(quad, side_margin, 0.10)
     aspect = quad_aspect(quad)
     out_h = crop_height if aspect > ONE_ROW_MIN_ASPECT else crop_height * 2
-    out_w = max(8, round(out_h * aspect * 1.10 / 1.20))
+    out_w = max(8, round(out_h * aspect * (1 + 2 * side_margin) / 1.20))
     return warp(image, grown, out_w, out_h)
