@@ -121,7 +121,7 @@ def collect(
     from plate_ocr.locate import finder_chain
     from plate_ocr.locate.detector import PlateDetector
     from plate_ocr.locate.geometry import quad_iou
-    from plate_ocr.pipeline import best_valid, plate_from_reading
+    from plate_ocr.pipeline import plate_from_reading, reframe
     from plate_ocr.recognizer import PlateRecognizer
 
     finders = finder_chain(PlateDetector(models))
@@ -141,11 +141,10 @@ def collect(
                 plate = plate_from_reading(raw, region, recorder, 0.0)
                 if plate is None:
                     continue
-                if region.wide is not None:
-                    # As the pipeline does: the wider frame's reading is evidence too.
-                    differs = best_valid(recognizer.read(region.wide)) != plate.plate_number
-                    plate = plate_from_reading(raw, region, recorder, 0.0, differs)
-                    assert plate is not None
+                # As the pipeline does: the wider frames' readings are evidence too.
+                plate = reframe(plate, raw, region, recognizer, recorder, 0.0)
+                if plate is None:
+                    continue
                 right = plate.plate_number in photo.plates
                 box = tuple((x / scale, y / scale) for x, y in region.box)
                 if not right and any(quad_iou(box, u) >= 0.3 for u in photo.unsure):  # type: ignore[arg-type]

@@ -323,7 +323,7 @@ def test_a_bad_photo_among_several_is_named_in_the_error(png_bytes):
 
 
 class WideLocator:
-    """One detected plate with a second, wider crop of it (as the detector's finders cut)."""
+    """One detected plate with two wider crops of it (as the detector's finders cut)."""
 
     def locate(self, image):
         import numpy as np
@@ -332,26 +332,36 @@ class WideLocator:
         from tests.support.fakes import BOX
 
         crop = np.full((24, 96, 3), 200, np.uint8)
-        return [PlateRegion(box=BOX, crop=crop, score=0.9, wide=crop.copy())]
+        return [PlateRegion(box=BOX, crop=crop, score=0.9, frames=(crop.copy(), crop.copy()))]
 
 
 @pytest.mark.parametrize(
-    ("wide_reads", "confidence", "success"),
-    [("12가3456", 0.97, True), ("12가3458", 0.485, False), (None, 0.485, False)],
-    ids=["same-plate", "another-plate", "nothing"],
+    ("wide_reads", "wider_reads", "plate", "confidence", "calls"),
+    [
+        ("12가3456", None, "12가3456", 0.97, 2),
+        ("12가3458", "12가3459", "12가3456", 0.485, 3),
+        (None, None, "12가3456", 0.485, 2),
+        ("12가3458", "12가3458", "12가3458", 0.45, 3),
+        ("12가3458", "12가3456", "12가3456", 0.485, 3),
+    ],
+    ids=["confirmed", "three-plates", "nothing-wider", "outvoted", "wider-sides-with-first"],
 )
-def test_a_reading_that_a_wider_frame_does_not_repeat_is_less_sure(
-    png_bytes, wide_reads, confidence, success
+def test_wider_frames_confirm_or_outvote_a_reading(
+    png_bytes, wide_reads, wider_reads, plate, confidence, calls
 ):
-    again = reading(wide_reads, 0.97) if wide_reads else None
-    pipeline, _ = make([reading("12가3456", 0.97), again], finders=[WideLocator()])
+    readings = [reading("12가3456", 0.97)]
+    readings.append(reading(wide_reads, 0.9) if wide_reads else None)
+    readings.append(reading(wider_reads, 0.9) if wider_reads else None)
+    pipeline, _ = make(readings, finders=[WideLocator()])
 
     result = pipeline.read(png_bytes)
 
-    # The stand-in calibration halves a reading whose wider frame read another plate, or none.
+    # The stand-in calibration halves a reading the first wider frame does not repeat; two wider
+    # frames that agree outvote the first crop.
+    assert result.plates[0].plate_number == plate
     assert result.plates[0].confidence == pytest.approx(confidence)
-    assert result.success is success
-    assert pipeline.recognizer.calls == 2
+    assert result.success is (confidence >= SETTINGS.min_confidence)
+    assert pipeline.recognizer.calls == calls
 
 
 def test_whole_photo_regions_are_read_once(png_bytes):

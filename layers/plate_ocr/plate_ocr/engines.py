@@ -38,14 +38,14 @@ class RawReading:
 class PlateRegion:
     """A plate region: its 4 corners (clockwise from top-left), the rectified crop, and how sure
     the finder is that it is a plate (0..1). ``whole`` marks a photo that is a plate crop itself.
-    ``wide`` is the same plate framed wider, when the finder cut one (the pipeline reads it to
-    check that the reading does not hang on where the crop's edges fall)."""
+    ``frames`` are the same plate framed wider and wider, when the finder cut them (the pipeline
+    reads them to check that the reading does not hang on where the crop's edges fall)."""
 
     box: Quad
     crop: Image
     score: float = 0.0
     whole: bool = False
-    wide: Image | None = None
+    frames: tuple[Image, ...] = ()
 
 
 class Recognizer(Protocol):

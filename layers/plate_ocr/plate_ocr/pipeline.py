@@ -262,17 +262,10 @@ class Pipeline:
             raw = self.recognizer.read(region.crop)
             if raw is None or not raw.text:
                 continue
-            plate = plate_from_reading(raw, region, self.calibrator, self.settings.min_confidence)
-            if plate is not None and plate.confidence >= listed and region.wide is not None:
-                # The same plate framed wider: a reading it does not repeat is less sure.
-                again = self.recognizer.read(region.wide)
-                plate = plate_from_reading(
-                    raw,
-                    region,
-                    self.calibrator,
-                    self.settings.min_confidence,
-                    reframed_differs=best_valid(again) != plate.plate_number,
-                )
+            threshold = self.settings.min_confidence
+            plate = plate_from_reading(raw, region, self.calibrator, threshold)
+            if plate is not None and plate.confidence >= listed:
+                plate = reframe(plate, raw, region, self.recognizer, self.calibrator, threshold)
             if plate is not None and plate.confidence >= listed:
                 plates.append(plate)
         return tuple(plates)
@@ -312,6 +305,39 @@ class Pipeline:
             photo_too_small=quality.photo_too_small(width, height)
             or bool(ordered and quality.QualityIssue.SMALL_CHARACTERS in ordered[0].quality_issues),
         )
+
+
+def reframe(
+    plate: PlateRead,
+    raw: RawReading,
+    region: PlateRegion,
+    recognizer: Recognizer,
+    calibrator: Calibrator,
+    threshold: float,
+) -> PlateRead | None:
+    """Checks a reading against the region's wider frames (:attr:`PlateRegion.frames`).
+
+    The first wider frame reading the same plate confirms it. Otherwise the reading is less sure
+    (the calibration's ``reframed_differs``), and when the next frame reads what the first wider
+    one read, those two outvote the first crop: a crop whose edge cut a character, or took in the
+    edge of an emblem strip, is the odd one out. Regions without frames (a photo read whole) are
+    returned as they are.
+    """
+    if not region.frames:
+        return plate
+    again = recognizer.read(region.frames[0])
+    wide = best_valid(again)
+    if wide == plate.plate_number:
+        return plate
+    chosen = raw
+    if (
+        again is not None
+        and wide is not None
+        and len(region.frames) > 1
+        and best_valid(recognizer.read(region.frames[1])) == wide
+    ):
+        chosen = again
+    return plate_from_reading(chosen, region, calibrator, threshold, reframed_differs=True)
 
 
 def best_valid(raw: RawReading | None) -> str | None:
