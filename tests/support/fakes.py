@@ -19,8 +19,9 @@ BOX: Quad = ((10.0, 20.0), (110.0, 20.0), (110.0, 45.0), (10.0, 45.0))
 
 
 class FakeLocator:
-    """Finds ``n`` plates at ``box``, each crop the whole photo, scored ``score`` and then 0.1 less
-    each; counts its calls."""
+    """Finds ``n`` plates, the first at ``box`` and each next one below the one before (plates
+    never overlap), each crop the whole photo, scored ``score`` and then 0.1 less each; counts its
+    calls."""
 
     def __init__(self, n: int = 1, *, box: Quad = BOX, score: float = 0.9) -> None:
         self.n, self.box, self.score = n, box, score
@@ -28,8 +29,14 @@ class FakeLocator:
 
     def locate(self, image: np.ndarray) -> list[PlateRegion]:
         self.calls += 1
+        step = 2 * (self.box[3][1] - self.box[0][1])
         return [
-            PlateRegion(box=self.box, crop=image, score=self.score - i / 10) for i in range(self.n)
+            PlateRegion(
+                box=tuple((x, y + i * step) for x, y in self.box),  # type: ignore[arg-type]
+                crop=image,
+                score=self.score - i / 10,
+            )
+            for i in range(self.n)
         ]
 
 

@@ -11,7 +11,7 @@ from plate_ocr.pipeline import Pipeline
 from plate_ocr.quality import Quality, QualityIssue
 from plate_ocr.results import Stage, Stage2Status
 from tests.support.calibration import weakest_char
-from tests.support.fakes import FakeFallback, FakeLocator, FakeRecognizer, reading
+from tests.support.fakes import BOX, FakeFallback, FakeLocator, FakeRecognizer, reading
 
 SETTINGS = Settings(min_confidence=0.6)
 
@@ -370,3 +370,26 @@ def test_whole_photo_regions_are_read_once(png_bytes):
     pipeline.read(png_bytes)
 
     assert pipeline.recognizer.calls == 1
+
+
+class TwoLooksLocator:
+    """The same plate found twice (two finders' looks), its boxes almost the same."""
+
+    def locate(self, image):
+        from plate_ocr.engines import PlateRegion
+
+        shifted = tuple((x + 3.0, y + 1.0) for x, y in BOX)
+        return [
+            PlateRegion(box=BOX, crop=image, score=0.9),
+            PlateRegion(box=shifted, crop=image, score=0.8),
+        ]
+
+
+def test_one_plate_found_twice_and_read_two_ways_is_listed_once(png_bytes):
+    pipeline, _ = make(
+        [reading("18어9528", 0.98), reading("81어9528", 0.7)], finders=[TwoLooksLocator()]
+    )
+
+    result = pipeline.read(png_bytes)
+
+    assert [p.plate_number for p in result.plates] == ["18어9528"]

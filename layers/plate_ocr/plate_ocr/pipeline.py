@@ -420,14 +420,27 @@ def _quality(
     }
 
 
+#: A plate whose box lies this much inside a surer plate's is another reading of that plate.
+SAME_PLACE = 0.5
+
+
 def _dedupe(plates: tuple[PlateRead, ...]) -> tuple[PlateRead, ...]:
-    """One entry per plate string (the most confident), best first."""
-    best: dict[str, PlateRead] = {}
-    for plate in plates:
-        kept = best.get(plate.plate_number)
-        if kept is None or plate.confidence > kept.confidence:
-            best[plate.plate_number] = plate
-    return tuple(sorted(best.values(), key=lambda p: -p.confidence))
+    """One entry per plate, best first: the most confident reading of each plate string and of
+    each place. Two finders (or two overlapping detections) can find one plate and read it two
+    ways; plates of cars do not overlap, so the less sure reading of a place is dropped."""
+    from plate_ocr.locate.geometry import quad_overlap
+
+    kept: list[PlateRead] = []
+    for plate in sorted(plates, key=lambda p: -p.confidence):
+        if any(k.plate_number == plate.plate_number for k in kept):
+            continue
+        box = plate.box
+        if box is not None and any(
+            k.box is not None and quad_overlap(box, k.box) >= SAME_PLACE for k in kept
+        ):
+            continue
+        kept.append(plate)
+    return tuple(kept)
 
 
 def _ms_since(mark: float) -> float:

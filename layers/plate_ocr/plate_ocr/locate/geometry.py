@@ -63,6 +63,17 @@ def quad_iou(a: Quad, b: Quad) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def quad_overlap(a: Quad, b: Quad) -> float:
+    """The share of the smaller of two convex quads that the other covers (0..1)."""
+    import cv2
+    import numpy as np
+
+    pa, pb = np.array(a, np.float32), np.array(b, np.float32)
+    inter, _ = cv2.intersectConvexConvex(pa, pb)
+    smaller = min(cv2.contourArea(pa), cv2.contourArea(pb))
+    return float(inter / smaller) if smaller > 0 else 0.0
+
+
 def grow_quad(quad: Quad, dw: float, dh: float) -> Quad:
     """Grows a quad along its own axes: ``dw`` of its width on each side, ``dh`` of its height."""
     (x0, y0), (x1, y1), (x2, y2), (x3, y3) = quad
