@@ -393,3 +393,37 @@ def test_one_plate_found_twice_and_read_two_ways_is_listed_once(png_bytes):
     result = pipeline.read(png_bytes)
 
     assert [p.plate_number for p in result.plates] == ["18어9528"]
+
+
+class ThreePlatesLocator:
+    """Three detected plates side by side, each with its wider frames."""
+
+    def locate(self, image):
+        import numpy as np
+
+        from plate_ocr.engines import PlateRegion
+
+        crop = np.full((24, 96, 3), 200, np.uint8)
+        return [
+            PlateRegion(
+                box=tuple((x + 150.0 * i, y) for x, y in BOX),
+                crop=crop,
+                score=0.9,
+                frames=(crop, crop),
+            )
+            for i in range(3)
+        ]
+
+
+def test_only_the_two_surest_readings_of_a_look_are_checked_against_wider_frames(png_bytes):
+    readings = [reading("12가3456", 0.8), reading("34나5678", 0.97), reading("56다7890", 0.9)]
+    # The two surest (34나5678, then 56다7890) are each confirmed by their first wider frame.
+    readings += [reading("34나5678", 0.9), reading("56다7890", 0.9)]
+    pipeline, _ = make(readings, finders=[ThreePlatesLocator()])
+
+    result = pipeline.read(png_bytes)
+
+    found = {p.plate_number: p.confidence for p in result.plates}
+    # The third is not checked: it counts as unconfirmed (the stand-in calibration halves it).
+    assert found == {"34나5678": 0.97, "56다7890": 0.9, "12가3456": pytest.approx(0.4)}
+    assert pipeline.recognizer.calls == 5

@@ -256,18 +256,31 @@ class Pipeline:
         return plates
 
     def _read_regions(self, regions: list[PlateRegion]) -> tuple[PlateRead, ...]:
-        plates: list[PlateRead] = []
         listed = self.settings.min_listed_confidence
+        threshold = self.settings.min_confidence
+        read: list[tuple[PlateRead, RawReading, PlateRegion]] = []
         for region in regions[: self.settings.max_regions]:
             raw = self.recognizer.read(region.crop)
             if raw is None or not raw.text:
                 continue
-            threshold = self.settings.min_confidence
             plate = plate_from_reading(raw, region, self.calibrator, threshold)
             if plate is not None and plate.confidence >= listed:
-                plate = reframe(plate, raw, region, self.recognizer, self.calibrator, threshold)
-            if plate is not None and plate.confidence >= listed:
-                plates.append(plate)
+                read.append((plate, raw, region))
+        # The surest readings are checked against wider frames (two or three more passes each);
+        # a tile pass over a busy photo has many unsure regions that are never the answer. The
+        # rest count as not confirmed by a second frame, as a reading a frame contradicted does.
+        read.sort(key=lambda r: -r[0].confidence)
+        plates: list[PlateRead] = []
+        for rank, (plate, raw, region) in enumerate(read):
+            checked: PlateRead | None = plate
+            if rank < REFRAMED_PER_LOOK:
+                checked = reframe(plate, raw, region, self.recognizer, self.calibrator, threshold)
+            elif region.frames:
+                checked = plate_from_reading(
+                    raw, region, self.calibrator, threshold, reframed_differs=True
+                )
+            if checked is not None and checked.confidence >= listed:
+                plates.append(checked)
         return tuple(plates)
 
     def _result(
@@ -305,6 +318,10 @@ class Pipeline:
             photo_too_small=quality.photo_too_small(width, height)
             or bool(ordered and quality.QualityIssue.SMALL_CHARACTERS in ordered[0].quality_issues),
         )
+
+
+#: How many of a finder's readings (the surest) are checked against wider frames per photo.
+REFRAMED_PER_LOOK = 2
 
 
 def reframe(
