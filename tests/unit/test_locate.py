@@ -611,3 +611,19 @@ def test_the_crop_look_leaves_large_photos_alone():
 
 def test_a_blank_plate_shaped_photo_is_not_read_whole_by_the_crop_look():
     assert CropFinder(PadRecorder([])).locate(np.full((60, 280, 3), 200, np.uint8)) == []
+
+
+def test_a_detected_plates_frames_are_the_plate_framed_wider_cut_when_asked():
+    from plate_ocr.locate import FRAME_MARGINS, _Frames
+    from plate_ocr.locate.geometry import rectify
+
+    photo = np.random.default_rng(3).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    quad = ((100.0, 120.0), (300.0, 120.0), (300.0, 160.0), (100.0, 160.0))
+
+    frames = _Frames(photo, quad, 64)
+
+    assert len(frames) == len(FRAME_MARGINS) == 2
+    widths = [rectify(photo, quad).shape[1], *(f.shape[1] for f in frames)]
+    assert widths == sorted(widths) and len(set(widths)) == 3
+    assert np.array_equal(frames[1], rectify(photo, quad, 64, FRAME_MARGINS[1]))
+    assert [f.shape for f in frames[:1]] == [frames[0].shape]

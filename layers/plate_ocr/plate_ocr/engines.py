@@ -6,6 +6,7 @@ Only typing here: the real engines live in :mod:`plate_ocr.recognizer`, :mod:`pl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -38,14 +39,15 @@ class RawReading:
 class PlateRegion:
     """A plate region: its 4 corners (clockwise from top-left), the rectified crop, and how sure
     the finder is that it is a plate (0..1). ``whole`` marks a photo that is a plate crop itself.
-    ``frames`` are the same plate framed wider and wider, when the finder cut them (the pipeline
-    reads them to check that the reading does not hang on where the crop's edges fall)."""
+    ``frames`` are the same plate framed wider and wider, when the finder offers them (the
+    pipeline reads them to check that the reading does not hang on where the crop's edges fall;
+    a finder may cut each only when it is asked for)."""
 
     box: Quad
     crop: Image
     score: float = 0.0
     whole: bool = False
-    frames: tuple[Image, ...] = ()
+    frames: Sequence[Image] = ()
 
 
 class Recognizer(Protocol):
