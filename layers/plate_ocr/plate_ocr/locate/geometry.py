@@ -52,26 +52,28 @@ def quad_aspect(q: Quad) -> float:
     return width / max(height, 1e-6)
 
 
-def quad_iou(a: Quad, b: Quad) -> float:
-    """Intersection over union of two convex quads."""
+def _areas(a: Quad, b: Quad) -> tuple[float, float, float]:
+    """The intersection of two convex quads and the area of each."""
     import cv2
     import numpy as np
 
     pa, pb = np.array(a, np.float32), np.array(b, np.float32)
     inter, _ = cv2.intersectConvexConvex(pa, pb)
-    union = cv2.contourArea(pa) + cv2.contourArea(pb) - inter
-    return float(inter / union) if union > 0 else 0.0
+    return float(inter), float(cv2.contourArea(pa)), float(cv2.contourArea(pb))
+
+
+def quad_iou(a: Quad, b: Quad) -> float:
+    """Intersection over union of two convex quads."""
+    inter, area_a, area_b = _areas(a, b)
+    union = area_a + area_b - inter
+    return inter / union if union > 0 else 0.0
 
 
 def quad_overlap(a: Quad, b: Quad) -> float:
     """The share of the smaller of two convex quads that the other covers (0..1)."""
-    import cv2
-    import numpy as np
-
-    pa, pb = np.array(a, np.float32), np.array(b, np.float32)
-    inter, _ = cv2.intersectConvexConvex(pa, pb)
-    smaller = min(cv2.contourArea(pa), cv2.contourArea(pb))
-    return float(inter / smaller) if smaller > 0 else 0.0
+    inter, area_a, area_b = _areas(a, b)
+    smaller = min(area_a, area_b)
+    return inter / smaller if smaller > 0 else 0.0
 
 
 def grow_quad(quad: Quad, dw: float, dh: float) -> Quad:
