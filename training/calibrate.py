@@ -110,10 +110,10 @@ def collect(
 
     By default the readings of the first finder alone (``chain``: of every finder of the chain).
     The later finders are asked only when the first read no confident plate, and their wrong
-    readings of tiles and margins are as sure as right ones by these features: fitted on them
-    too (2026-12-01, dev split), the map pulled right first-finder readings under the threshold
-    and the pipeline then took a tile's misreading (dev exact 100% -> 98.5%, blurred 98.5% ->
-    97.1%, half resolution 98.5% -> 97.1%).
+    readings of tiles (then; now the close look) and margins are as sure as right ones by these
+    features: fitted on them too (2026-12-01, dev split), the map pulled right first-finder
+    readings under the threshold and the pipeline then took a tile's misreading (dev exact
+    100% -> 98.5%, blurred 98.5% -> 97.1%, half resolution 98.5% -> 97.1%).
     """
     import cv2
 

@@ -267,8 +267,8 @@ class Pipeline:
             if plate is not None and plate.confidence >= listed:
                 read.append((plate, raw, region))
         # The surest readings are checked against wider frames (two or three more passes each);
-        # a tile pass over a busy photo has many unsure regions that are never the answer. The
-        # rest count as not confirmed by a second frame, as a reading a frame contradicted does.
+        # a busy photo has many unsure regions that are never the answer. The rest count as not
+        # confirmed by a second frame, as a reading a frame contradicted does.
         read.sort(key=lambda r: -r[0].confidence)
         plates: list[PlateRead] = []
         for rank, (plate, raw, region) in enumerate(read):

@@ -1,8 +1,8 @@
 """The learned plate detector: a photo in, each plate's 4 corners and a plate score out.
 
 The photo is scaled so that its long side fits ``input_long`` pixels and letterboxed onto one of two
-fixed canvases (landscape or portrait): torch keeps per-shape caches, so fixed shapes keep the
-process's memory flat. The network (:mod:`plate_ocr.locate.net`) predicts a heat map of plate
+fixed canvases (landscape or portrait; the close look's are twice as large): torch keeps per-shape
+caches, so fixed shapes keep the process's memory flat. The network (:mod:`plate_ocr.locate.net`) predicts a heat map of plate
 centres and, at each centre, the corners; :func:`decode` turns peaks into :class:`Detection` s.
 
 Everything that training must agree with lives here once: :func:`to_input` (colour order and
@@ -78,11 +78,23 @@ class DetectorConfig:
         return {"width_mult": self.width_mult, "fpn": self.fpn, "stride": self.stride}
 
 
-def canvas_size(config: DetectorConfig, height: int, width: int) -> tuple[int, int]:
-    """(canvas height, canvas width) for a photo: landscape photos get the landscape canvas."""
+def canvas_size(
+    config: DetectorConfig, height: int, width: int, zoom: float = 1.0
+) -> tuple[int, int]:
+    """(canvas height, canvas width) for a photo: landscape photos get the landscape canvas.
+
+    ``zoom`` scales both sides (rounded to a multiple of 32, the backbone's coarsest stride).
+    """
+    long, short = config.input_long, config.input_short
+    if zoom != 1.0:
+        long, short = _multiple_of_32(long * zoom), _multiple_of_32(short * zoom)
     if width >= height:
-        return config.input_short, config.input_long
-    return config.input_long, config.input_short
+        return short, long
+    return long, short
+
+
+def _multiple_of_32(side: float) -> int:
+    return max(32, 32 * round(side / 32))
 
 
 def letterbox(image: Image, canvas_hw: tuple[int, int]) -> tuple[Image, float]:
@@ -210,12 +222,16 @@ class PlateDetector:
         result: npt.NDArray[Any] = out
         return result
 
-    def detect(self, image: Image, max_plates: int = 8, pad: float = 0.0) -> list[Detection]:
+    def detect(
+        self, image: Image, max_plates: int = 8, pad: float = 0.0, zoom: float = 1.0
+    ) -> list[Detection]:
         """Plates in a BGR photo, best first: corners in the photo's pixels and a score (0..1).
 
         ``pad`` surrounds the photo with that many times its own width and height of grey on
         each side before it is scaled to the canvas: a plate that fills a photo (a loose crop, a
-        close-up) then has the size the detector was trained on, and room around it.
+        close-up) then has the size the detector was trained on, and room around it. ``zoom``
+        enlarges the canvas (:func:`canvas_size`): small plates of a large photo are seen larger,
+        for about ``zoom`` squared times the work.
         """
         h, w = image.shape[:2]
         dx, dy = round(w * pad), round(h * pad)
@@ -223,7 +239,8 @@ class PlateDetector:
             import cv2
 
             image = cv2.copyMakeBorder(image, dy, dy, dx, dx, cv2.BORDER_CONSTANT, value=_GREY)
-        canvas, scale = letterbox(image, canvas_size(self.config, *image.shape[:2]))
+        canvas_hw = canvas_size(self.config, image.shape[0], image.shape[1], zoom)
+        canvas, scale = letterbox(image, canvas_hw)
         out = self.forward(canvas)
         found = [
             Detection(quad, score)
