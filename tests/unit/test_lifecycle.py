@@ -50,3 +50,40 @@ def test_preload_leaves_the_models_alone_unless_asked(empty_model_dir):
 
     assert figures["status"] == "error"  # known missing, yet no load was attempted
     assert lifecycle._failed_at is None
+
+
+class _StubFinder:
+    def __init__(self):
+        self.shapes = []
+
+    def locate(self, image):
+        self.shapes.append(image.shape)
+        return []
+
+
+class _StubRecognizer:
+    def read(self, crop):
+        return None
+
+
+class _Pool:
+    def __init__(self):
+        self.prestarted = 0
+
+    def prestart(self):
+        self.prestarted += 1
+
+
+def test_warm_up_runs_every_finder_and_starts_a_decoder(monkeypatch):
+    from plate_ocr.imaging import pool as pool_module
+    from plate_ocr.pipeline import Pipeline
+
+    finder, pool = _StubFinder(), _Pool()
+    pipeline = Pipeline([finder], _StubRecognizer(), lambda chars, score, differs: 0.0)
+    monkeypatch.setattr(lifecycle, "get_pipeline", lambda: pipeline)
+    monkeypatch.setattr(pool_module, "get_pool", lambda: pool)
+
+    assert lifecycle.warm_up() >= 0.0
+
+    assert finder.shapes == [(900, 1200, 3), (1200, 900, 3)]
+    assert pool.prestarted == 1

@@ -138,11 +138,16 @@ def warm_up() -> float:
     """Loads the models and runs each once, so the first request pays no lazy set-up; seconds.
 
     Blank photos on both of the detector's canvases (landscape and portrait) and a blank crop:
-    torch sets up its kernels per input shape on first use.
+    torch sets up its kernels per input shape on first use. A decoder process is started too
+    (the first photo decoded otherwise waits 0.1-0.2 s for one).
     """
     started = time.perf_counter()
     pipeline = get_pipeline()
     import numpy as np
+
+    from plate_ocr.imaging.pool import get_pool
+
+    get_pool().prestart()
 
     for shape in ((900, 1200, 3), (1200, 900, 3)):
         for finder in pipeline.finders:
