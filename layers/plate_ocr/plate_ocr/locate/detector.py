@@ -2,8 +2,9 @@
 
 The photo is scaled so that its long side fits ``input_long`` pixels and letterboxed onto one of two
 fixed canvases (landscape or portrait; the close look's are twice as large): torch keeps per-shape
-caches, so fixed shapes keep the process's memory flat. The network (:mod:`plate_ocr.locate.net`) predicts a heat map of plate
-centres and, at each centre, the corners; :func:`decode` turns peaks into :class:`Detection` s.
+caches, so fixed shapes keep the process's memory flat. The network (:mod:`plate_ocr.locate.net`)
+predicts a heat map of plate centres and, at each centre, the corners; :func:`decode` turns peaks
+into :class:`Detection` s.
 
 Everything that training must agree with lives here once: :func:`to_input` (colour order and
 scaling) and :func:`decode`. The network's shape and the canvas come from ``platedet.yaml``.
