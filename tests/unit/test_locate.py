@@ -370,10 +370,12 @@ def test_the_close_look_searches_a_large_photo_on_a_larger_canvas():
     assert regions[0].crop.shape[0] == 64
 
 
-def test_the_close_look_leaves_photos_smaller_than_its_canvas_alone():
+def test_the_close_look_leaves_photos_near_the_first_canvas_alone():
     detector = ZoomDetector(((0.0, 0.0), (10.0, 0.0), (10.0, 5.0), (0.0, 5.0)))
-    assert CloseFinder(detector).locate(np.zeros((600, 800, 3), np.uint8)) == []
+    assert CloseFinder(detector).locate(np.zeros((450, 600, 3), np.uint8)) == []
     assert detector.zooms == []
+    assert CloseFinder(detector).locate(np.zeros((480, 640, 3), np.uint8))
+    assert detector.zooms == [CLOSE_ZOOM]
 
 
 def test_a_zoomed_canvas_is_larger_by_the_zoom_in_multiples_of_32():
