@@ -82,6 +82,17 @@ def test_a_white_plate_in_warm_light_stays_white():
     assert background_colour(crop(((150, 190, 225), (25, 25, 25)))) is PlateClass.WHITE
 
 
+def test_a_pale_yellow_plate_is_yellow_for_a_commercial_number_only():
+    # Hue 26 at saturation 113: a yellow plate in flat light, or a white one in warm light.
+    hsv = np.array([[[26, 113, 211]]], np.uint8)
+    pale = tuple(int(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
+    image = crop((pale, (25, 25, 25)))
+
+    assert classify(image, parse("12사3456")) is PlateClass.YELLOW_COMMERCIAL
+    assert classify(image, parse("12배3456")) is PlateClass.YELLOW_COMMERCIAL
+    assert classify(image, parse("12가3456")) is PlateClass.WHITE
+
+
 def test_labels_are_korean():
     assert PlateClass.EV.label == "전기차" and PlateClass.YELLOW_COMMERCIAL.label == "사업용"
 

@@ -67,8 +67,19 @@ HUES = {
 }
 
 
-def background_colour(crop: Image) -> PlateClass | None:
-    """The colour class of a rectified plate crop's background; None when it has no colour."""
+#: A commercial number (:data:`COMMERCIAL_SYLLABLES`, :data:`DELIVERY_SYLLABLES`) is only issued on
+#: yellow (or EV blue) plates, so for one a yellow hue with some colour is enough: a yellow plate in
+#: flat or hazy light loses saturation. The full bar stays for other numbers: white plates in warm
+#: light measure hue 17-28 at saturation 50-109 on the kr-plates train crops (every one of them a
+#: private number; the two commercial train crops are yellow, at saturation 158 and 191).
+COMMERCIAL_YELLOW_SATURATION = MIN_SATURATION
+
+
+def background_colour(crop: Image, commercial: bool = False) -> PlateClass | None:
+    """The colour class of a rectified plate crop's background; None when it has no colour.
+
+    ``commercial``: the number is a commercial one, so a paler yellow counts as yellow.
+    """
     import cv2
     import numpy as np
 
@@ -88,6 +99,8 @@ def background_colour(crop: Image) -> PlateClass | None:
     if saturation < MIN_SATURATION:
         return PlateClass.WHITE if _has_colour(hsv) else None
     for cls, (lo, hi, least) in HUES.items():
+        if commercial and cls is PlateClass.YELLOW_COMMERCIAL:
+            least = COMMERCIAL_YELLOW_SATURATION
         if lo <= hue < hi and saturation >= least:
             return cls
     return PlateClass.WHITE
@@ -141,7 +154,8 @@ def classify(crop: Image | None, parsed: PlateParse) -> PlateClass:
         return PlateClass.DIPLOMATIC
     if parsed.usage == "military":
         return PlateClass.MILITARY
-    colour = background_colour(crop) if crop is not None else None
+    commercial = parsed.syllable in COMMERCIAL_SYLLABLES + DELIVERY_SYLLABLES
+    colour = background_colour(crop, commercial) if crop is not None else None
     if (
         crop is not None
         and colour in (None, PlateClass.WHITE, PlateClass.EV)
@@ -153,7 +167,6 @@ def classify(crop: Image | None, parsed: PlateParse) -> PlateClass:
         return PlateClass.GREEN_OLD
     if colour is not None:
         return colour
-    commercial = parsed.syllable in COMMERCIAL_SYLLABLES + DELIVERY_SYLLABLES
     if commercial or parsed.format == "regional":
         return PlateClass.YELLOW_COMMERCIAL
     return PlateClass.WHITE
