@@ -83,9 +83,14 @@ train: setup ## train the recogniser from scratch and export it to models/ (TRAI
 	$(BIN)/python -m training.calibrate
 	$(BIN)/python -m training.evaluate
 
-train-detector: setup ## train the plate detector from scratch and export it to models/ (DETECTOR_ARGS=--resume resumes)
+train-detector: setup ## train the plate detector from scratch (three rounds), export it to models/ and refit the calibration (DETECTOR_ARGS=--resume resumes each round)
 	bash scripts/install-system-deps.sh --training
-	$(BIN)/python -m training.detector $(DETECTOR_ARGS)
+	$(BIN)/python -m training.detector --no-export $(DETECTOR_ARGS)
+	$(BIN)/python -m training.detector --run runs/platedet2 --init runs/platedet/last.pt \
+		--steps 1500 --lr 5e-4 --warmup 100 --no-export $(DETECTOR_ARGS)
+	$(BIN)/python -m training.detector --run runs/platedet3 --init runs/platedet2/last.pt \
+		--steps 2400 --lr 1e-3 --warmup 100 --seed 23 --eval-every 1200 $(DETECTOR_ARGS)
+	$(BIN)/python -m training.calibrate
 
 calibrate: setup ## fit the confidence calibration on the dev split (models/confidence.json)
 	$(BIN)/python -m training.calibrate

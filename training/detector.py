@@ -142,13 +142,20 @@ def evaluate(model: torch.nn.Module, config: DetectorConfig, labels: Path) -> di
     }
 
 
+#: The threshold the shipped detector runs at (``platedet.yaml``): chosen on the dev split's
+#: ``plate-ocr eval`` (README). Training's own evaluation counts every detection from 0.3.
+SHIPPED_MIN_SCORE = 0.5
+
+
 def export(checkpoint: Path, out_dir: Path) -> None:
     """Writes ``platedet.pth`` (float16 state dict) and ``platedet.yaml`` from a checkpoint."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in ck["model"].items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(state, out_dir / WEIGHTS)
-    config = DetectorConfig(**ck["network_params"], trained_steps=str(ck["step"]))
+    config = DetectorConfig(
+        **ck["network_params"], min_score=SHIPPED_MIN_SCORE, trained_steps=str(ck["step"])
+    )
     lines = [
         "# The plate detector (plate_ocr.locate). Written by training/detector.py.",
         *(f"{k}: {getattr(config, k)}" for k in DetectorConfig.__dataclass_fields__),
