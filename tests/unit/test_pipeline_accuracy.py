@@ -1,10 +1,10 @@
 """Accuracy and trust floors of the whole stage-1 pipeline on the val split (real models, photos).
 
-Measured with the shipped models (README, 2026-12-01): crops 95.1% (98/103), scenes 94.7% (18/19),
-regional and two-row plates 100% (10/10), characters 97.9%; 96.7% of the photos answered with
-success, 97.5% of those exactly right; 0.11 plates listed per scene beside the labelled one (a
-misread of the labelled plate, and one phantom at 0.15 with needs_review). The floors sit a few
-photos under, so a regression fails CI while the figures stay deterministic (one torch thread).
+Measured with the shipped models (README, 2026-12-01, third-round detector): crops 94.2% (97/103),
+scenes 94.7% (18/19), regional and two-row plates 90% (9/10), characters 97.7%; 95.9% of the
+photos answered with success, 97.4% of those exactly right; 0.05 plates listed per scene beside
+the labelled one (a misread of a scene's own plate). The floors sit a few photos under, so a
+regression fails CI while the figures stay deterministic (one torch thread).
 """
 
 from __future__ import annotations
