@@ -35,9 +35,9 @@ __all__ = ["CloseFinder", "CropFinder", "PlateFinder", "finder_chain"]
 def finder_chain(detector: PlateDetector, max_regions: int = 8) -> list[Locator]:
     """The finders the pipeline asks, in order: the next only while no confident plate is read.
 
-    On the dev split the close look reads one more scene and the crop look two more crops, with no
-    wrong answer added. The calibration (``training.calibrate``) is fitted on the first finder's
-    readings (``--chain``: on the readings of every finder of this chain).
+    On the dev split (first-round detector) the close look read one more scene and the crop look
+    two more crops, with no wrong answer added. The calibration (``training.calibrate``) is fitted
+    on the first finder's readings (``--chain``: on the readings of every finder of this chain).
     """
     return [
         PlateFinder(detector, max_regions=max_regions),
@@ -168,10 +168,11 @@ class CloseFinder(_DetectorFinder):
         return self._regions(image, found)
 
 
-#: How much larger than the first look's canvas the close look's is (4 times the work). Chosen on
-#: the dev scenes shrunk into larger photos (plates 0.3 / 0.4 / 0.55 of their size; right answers
-#: of 37): 2 x 2 tiles 5 / 15 / 30, zoom 1.75 9 / 18 / 29, zoom 2 11 / 22 / 32 in 90% of the
-#: tiles' time; zoom 2.5 read 15 and 37 of the smallest and largest but took 30% longer.
+#: How much larger than the first look's canvas the close look's is (4 times the work). Chosen
+#: with the first-round detector on the dev scenes shrunk into larger photos (plates 0.3 / 0.4 /
+#: 0.55 of their size; right answers of 37): 2 x 2 tiles 5 / 15 / 30, zoom 1.75 9 / 18 / 29,
+#: zoom 2 11 / 22 / 32 in 90% of the tiles' time; zoom 2.5 read 15 and 37 of the smallest and
+#: largest but took 30% longer.
 CLOSE_ZOOM = 2.0
 #: The close look's smallest photo, in first canvases (1.25: 640 px). With the dev scenes shrunk
 #: into 960x720, 800x600 and 1000x750 photos (plates at 0.5, 0.6, 0.4 of their size), looking
