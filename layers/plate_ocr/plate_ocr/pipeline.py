@@ -276,9 +276,7 @@ class Pipeline:
             if rank < REFRAMED_PER_LOOK:
                 checked = reframe(plate, raw, region, self.recognizer, self.calibrator, threshold)
             elif region.frames:
-                checked = plate_from_reading(
-                    raw, region, self.calibrator, threshold, reframed_differs=True
-                )
+                checked = unconfirmed(plate, raw, region, self.calibrator, threshold)
             if checked is not None and checked.confidence >= listed:
                 plates.append(checked)
         return tuple(plates)
@@ -346,15 +344,14 @@ def reframe(
     wide = best_valid(again)
     if wide == plate.plate_number:
         return plate
-    chosen = raw
     if (
         again is not None
         and wide is not None
         and len(region.frames) > 1
         and best_valid(recognizer.read(region.frames[1])) == wide
     ):
-        chosen = again
-    return plate_from_reading(chosen, region, calibrator, threshold, reframed_differs=True)
+        return plate_from_reading(again, region, calibrator, threshold, reframed_differs=True)
+    return unconfirmed(plate, raw, region, calibrator, threshold)
 
 
 def best_valid(raw: RawReading | None) -> str | None:
@@ -381,20 +378,10 @@ def plate_from_reading(
     that the best of them is right (``reframed_differs``: a wider frame of the region read
     another plate, or none).
     """
-    scored: dict[str, float] = {}
-    for text, score in ((raw.text, raw.confidence), *raw.candidates):
-        parsed = grammar.parse(text)
-        if parsed.valid and scored.get(parsed.text, -1.0) < score:
-            scored[parsed.text] = float(score)
-    if not scored:
+    judged = _judge(raw)
+    if judged is None:
         return None
-    ranked = sorted(scored.items(), key=lambda kv: -kv[1])[:MAX_CANDIDATES]
-    best = grammar.parse(ranked[0][0])
-    if best.text == grammar.parse(raw.text).text:
-        evidence: Sequence[float] = raw.char_confidences
-    else:
-        # A candidate other than the recogniser's own reading: only its score is known.
-        evidence = [ranked[0][1]] * len(best.text)
+    ranked, best, evidence = judged
     confidence = round(calibrator(evidence, region.score, reframed_differs), 4)
     cls = classify(region.crop, best)
     return PlateRead(
@@ -412,6 +399,45 @@ def plate_from_reading(
         plate_class=cls,
         **_quality(region.box, region.crop, cls, best.format),
     )
+
+
+def unconfirmed(
+    plate: PlateRead,
+    raw: RawReading,
+    region: PlateRegion,
+    calibrator: Calibrator,
+    threshold: float,
+) -> PlateRead:
+    """``plate`` (:func:`plate_from_reading` of ``raw`` and ``region``) counted as not confirmed
+    by a wider frame: only its confidence changes, so its class and quality are not measured
+    again."""
+    judged = _judge(raw)
+    if judged is None:  # not for a plate read from raw; kept as it is
+        return plate
+    confidence = round(calibrator(judged[2], region.score, True), 4)
+    return replace(plate, confidence=confidence, needs_review=confidence < threshold)
+
+
+def _judge(
+    raw: RawReading,
+) -> tuple[list[tuple[str, float]], grammar.PlateParse, Sequence[float]] | None:
+    """A raw reading's grammar-valid candidates (best score first), the best one parsed, and the
+    evidence for the calibration; None when no candidate is a valid plate."""
+    scored: dict[str, float] = {}
+    for text, score in ((raw.text, raw.confidence), *raw.candidates):
+        parsed = grammar.parse(text)
+        if parsed.valid and scored.get(parsed.text, -1.0) < score:
+            scored[parsed.text] = float(score)
+    if not scored:
+        return None
+    ranked = sorted(scored.items(), key=lambda kv: -kv[1])[:MAX_CANDIDATES]
+    best = grammar.parse(ranked[0][0])
+    if best.text == grammar.parse(raw.text).text:
+        evidence: Sequence[float] = raw.char_confidences
+    else:
+        # A candidate other than the recogniser's own reading: only its score is known.
+        evidence = [ranked[0][1]] * len(best.text)
+    return ranked, best, evidence
 
 
 def _grammar_fields(parsed: grammar.PlateParse) -> dict[str, Any]:
