@@ -378,3 +378,16 @@ def test_the_recognisers_templates_and_the_stage2_prompt_come_from_the_format_ta
         last = "".join(characters[i] for position in template for i in position[-1])
         assert grammar.parse(last).format == plate_format.name
     assert all(f.example in PROMPT for f in grammar.FORMATS)
+
+
+def test_short_readings_are_parsed_once_and_long_strings_are_not_kept() -> None:
+    from plate_ocr import grammar
+
+    first = grammar.parse("12가3456")
+    assert grammar.parse("12가3456") is first  # the same parse, from the cache
+    before = grammar._parse_cached.cache_info().currsize
+    chatty = "The plate reads 12가3456, I am fairly sure of it. " * 4
+    assert len(chatty) > grammar.CACHED_LENGTH
+    assert grammar.parse(chatty) == grammar._parse(chatty)
+    assert grammar._parse_cached.cache_info().currsize == before
+    assert grammar._parse_cached.cache_info().maxsize == grammar.PARSE_CACHE

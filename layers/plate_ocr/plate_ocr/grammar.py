@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
@@ -320,7 +321,9 @@ def parse(text: str) -> PlateParse:
 
     Latin look-alikes become digits only at positions that must hold a digit; an invalid syllable is
     replaced only by its single look-alike valid syllable. Among formats that fit, the one needing
-    the fewest corrections wins.
+    the fewest corrections wins. Parses of short strings (every reading of a plate) are kept
+    (:data:`PARSE_CACHE`): the recogniser and the pipeline ask about the same few candidates about
+    ten times a crop.
 
     Args:
         text: A plate number as read, single- or two-row (top row first).
@@ -328,6 +331,24 @@ def parse(text: str) -> PlateParse:
     Returns:
         The parse; ``valid`` is False and the other fields empty when no format fits.
     """
+    if len(text) <= CACHED_LENGTH:
+        return _parse_cached(text)
+    return _parse(text)
+
+
+#: Strings up to this long are parsed once (a plate has at most 10 characters; spaces and dashes
+#: of a typed one fit too). Longer ones, as from a chatty stage-2 answer, are parsed each time, so
+#: the cache never holds more than :data:`PARSE_CACHE` short keys.
+CACHED_LENGTH = 32
+PARSE_CACHE = 4096
+
+
+@lru_cache(maxsize=PARSE_CACHE)
+def _parse_cached(text: str) -> PlateParse:
+    return _parse(text)
+
+
+def _parse(text: str) -> PlateParse:
     normalized = normalize(text)
     best: PlateParse | None = None
     for plate_format in FORMATS:
