@@ -265,6 +265,76 @@ def test_fetches_the_key_from_secrets_manager_on_the_first_fallback_only(
     assert KEY not in caplog.text
 
 
+def test_a_secrets_manager_that_does_not_answer_is_given_up_in_bounded_time(
+    gemini, image, monkeypatch
+):
+    # GIVEN a Secrets Manager endpoint that accepts connections and never answers, and short
+    # waits (the shipped ones are 1 s to connect and 2 s to read, two attempts)
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = listener.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setattr(gemini_module, "SECRET_READ_TIMEOUT", 0.3)
+    arn = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:plate-ocr/slow-AbCdEf"
+    reader = build_fallback(Settings(gemini_secret_id=arn, gemini_base_url=gemini.url))
+    started = time.perf_counter()
+    try:
+        # WHEN stage 2 needs the key
+        answer = reader.read(image)
+    finally:
+        stop.set()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+    # THEN it gives up on the secret (both attempts were made) without calling Gemini, in
+    # seconds rather than botocore's default minutes
+    assert answer.status == "error:secret"
+    assert gemini.calls == []
+    assert len(held) == gemini_module.SECRET_ATTEMPTS
+    assert time.perf_counter() - started < 5.0
+
+
+def test_no_key_is_fetched_when_the_deadline_leaves_no_time_for_stage_two(gemini, image):
+    # GIVEN a request with less time left than stage 2 needs, and a key provider that counts
+    from plate_ocr import deadline
+
+    fetched: list[int] = []
+
+    def provider() -> str:
+        fetched.append(1)
+        return KEY
+
+    reader = GeminiReader(Settings(gemini_base_url=gemini.url), provider)
+    with deadline.limit(gemini_module.MIN_SECONDS / 2):
+        # WHEN stage 2 is asked
+        answer = reader.read(image)
+
+    # THEN it reports the deadline without touching Secrets Manager or Gemini
+    assert answer.status == "error:timeout"
+    assert fetched == []
+    assert gemini.calls == []
+
+
 def test_a_placeholder_secret_skips_stage_two(gemini, image, secrets):
     arn = secrets.create_secret(Name="plate-ocr/test/empty", SecretString='{"api_key": ""}')["ARN"]
 

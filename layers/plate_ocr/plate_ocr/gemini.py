@@ -43,6 +43,14 @@ RETRY_JITTER = 0.25
 MIN_SECONDS = 1.0
 MARGIN_SECONDS = 0.5
 
+#: Secrets Manager answers in tens of milliseconds. botocore's defaults (60 s to connect, 60 s to
+#: read, several attempts) would hold a request far past its deadline when it does not answer, so
+#: the key's fetch gives up after at most ``SECRET_ATTEMPTS x (connect + read)`` seconds (6 s; the
+#: API's requests have 25) and the photo goes without stage 2 (``error:secret``).
+SECRET_CONNECT_TIMEOUT = 1.0
+SECRET_READ_TIMEOUT = 2.0
+SECRET_ATTEMPTS = 2
+
 #: Values of a freshly created secret that mean "no key yet" (the stack stores a placeholder).
 _PLACEHOLDERS = frozenset({"", "CHANGE_ME", "REPLACE_ME", "PLACEHOLDER", "none", "null"})
 
@@ -77,6 +85,11 @@ class GeminiReader:
         self._client_key: str | None = None
 
     def read(self, image: Image) -> FallbackAnswer:
+        budget = self._budget()
+        if budget is None:
+            # Checked before the key is fetched: with no time left, no call to Secrets Manager.
+            logger.info("gemini stage skipped: the request's deadline is too near")
+            return FallbackAnswer(status=Stage2Status.ERROR_TIMEOUT)
         try:
             key = self._key_provider()
         except Exception as exc:
@@ -88,6 +101,7 @@ class GeminiReader:
             logger.info("gemini stage skipped: no API key configured")
             return FallbackAnswer(status=Stage2Status.SKIPPED_NO_KEY)
 
+        # The fetch may have taken some of the deadline.
         budget = self._budget()
         if budget is None:
             logger.info("gemini stage skipped: the request's deadline is too near")
@@ -271,7 +285,9 @@ def extract_key(value: Any) -> str | None:
 
 
 def secrets_manager_key(secret_id: str, max_age: int) -> KeyProvider:
-    """Reads the key through Powertools parameters, built and called on the first fallback only."""
+    """Reads the key through Powertools parameters, built and called on the first fallback only,
+    with bounded waits (:data:`SECRET_CONNECT_TIMEOUT`, :data:`SECRET_READ_TIMEOUT`,
+    :data:`SECRET_ATTEMPTS`)."""
     provider: Any = None
     lock = threading.Lock()
 
@@ -280,10 +296,17 @@ def secrets_manager_key(secret_id: str, max_age: int) -> KeyProvider:
         with lock:
             if provider is None:
                 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+                from botocore.config import Config
 
                 # botocore logs the whole GetSecretValue answer at DEBUG.
                 logsafe.quiet_secret_bearing_loggers()
-                provider = SecretsProvider()
+                provider = SecretsProvider(
+                    boto_config=Config(
+                        connect_timeout=SECRET_CONNECT_TIMEOUT,
+                        read_timeout=SECRET_READ_TIMEOUT,
+                        retries={"total_max_attempts": SECRET_ATTEMPTS, "mode": "standard"},
+                    )
+                )
         return extract_key(provider.get(secret_id, max_age=max_age))
 
     return fetch
