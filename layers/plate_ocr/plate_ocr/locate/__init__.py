@@ -149,35 +149,57 @@ def _crop_like(image: Image) -> bool:
 
 
 class CloseFinder(_DetectorFinder):
-    """A closer look for small plates: the detector on a canvas :data:`CLOSE_ZOOM` times larger.
+    """A closer look for small plates: the detector on a canvas :data:`CLOSE_ZOOM` to
+    :data:`CLOSE_MAX_ZOOM` times larger (:func:`close_zoom`).
 
     The detector sees a whole photo scaled to its canvas (512 px wide), where a plate 100 px wide
-    in a 1600 px photo is 32 px; on the close canvas (1024 px) it is 64 px. Photos no more than a
-    quarter larger than the first canvas (:data:`CLOSE_MIN_SIDE`) gain little and are left alone
-    (small photos get the crop look). The pipeline asks it only when the whole-photo pass read no
-    confident plate.
+    in a 1600 px photo is 32 px; on the close canvas (1536 px for that photo) it is 96 px. Photos
+    no more than a quarter larger than the first canvas (:data:`CLOSE_MIN_SIDE`) gain little and
+    are left alone (small photos get the crop look). The pipeline asks it only when the
+    whole-photo pass read no confident plate.
     """
 
     def locate(self, image: Image) -> list[PlateRegion]:
         """Plate regions found on the close canvas, best first."""
         image = as_bgr(image)
         h, w = image.shape[:2]
-        if not usable(image) or max(h, w) < CLOSE_MIN_SIDE * self.detector.config.input_long:
+        long = self.detector.config.input_long
+        if not usable(image) or max(h, w) < CLOSE_MIN_SIDE * long:
             return []
-        found = self.detector.detect(image, max_plates=self.max_regions, zoom=CLOSE_ZOOM)
+        zoom = close_zoom(h, w, long)
+        least = self.detector.config.min_score
+        if zoom > CLOSE_ZOOM:
+            least = max(least, ZOOMED_MIN_SCORE)
+        found = self.detector.detect(
+            image, max_plates=self.max_regions, zoom=zoom, min_score=least
+        )
         return self._regions(image, found)
 
 
-#: How much larger than the first look's canvas the close look's is (4 times the work). Chosen
-#: with the first-round detector on the dev scenes shrunk into larger photos (plates 0.3 / 0.4 /
-#: 0.55 of their size; right answers of 37): 2 x 2 tiles 5 / 15 / 30, zoom 1.75 9 / 18 / 29,
+def close_zoom(height: int, width: int, input_long: int) -> float:
+    """The close look's zoom for a photo: :data:`CLOSE_ZOOM`, or more for a photo whose own
+    resolution fills a larger canvas (its long side over the first canvas's), up to
+    :data:`CLOSE_MAX_ZOOM`. The photo is never scaled up further than the least zoom does."""
+    return min(CLOSE_MAX_ZOOM, max(CLOSE_ZOOM, max(height, width) / input_long))
+
+
+#: How much larger than the first look's canvas the close look's is at least (4 times the work).
+#: Chosen with the first-round detector on the dev scenes shrunk into larger photos (plates 0.3 /
+#: 0.4 / 0.55 of their size; right answers of 37): 2 x 2 tiles 5 / 15 / 30, zoom 1.75 9 / 18 / 29,
 #: zoom 2 11 / 22 / 32 in 90% of the tiles' time; zoom 2.5 read 15 and 37 of the smallest and
 #: largest but took 30% longer.
 CLOSE_ZOOM = 2.0
-#: The close look's smallest photo, in first canvases (1.25: 640 px). With the dev scenes shrunk
-#: into 960x720, 800x600 and 1000x750 photos (plates at 0.5, 0.6, 0.4 of their size), looking
-#: from 640 px rather than from 1024 px read 32 / 33 / 30 of 37 instead of 24 / 26 / 19, with
-#: 3 / 3 / 4 wrong answers instead of 3 / 2 / 2.
+#: ... and at most (1536x1152, 9 times the work: about 90 ms here), for photos of 1536 px and more
+#: at their own resolution. Chosen with the third-round detector on the dev scenes shrunk into
+#: 1700x1300 photos (plates at 0.4 and 0.3 of their size; right / wrong of 37): zoom 2 24 / 3 and
+#: 11 / 1, zoom 2.5 30 / 2 and 15 / 4, zoom 3 31 / 1 and 21 / 3. On the 800-1000 px photos zoom 3
+#: (an upscaled canvas) changed one answer either way, so they keep zoom 2.
+CLOSE_MAX_ZOOM = 3.0
+#: On a canvas zoomed past :data:`CLOSE_ZOOM` the detector fires more on things that are not
+#: plates (scores 0.51-0.55 on 9 of 16 synthetic clutter photos at zoom 3, none at zoom 2; a
+#: photo watermark at 0.56 on a night copy of a dev scene), so a find there scores at least this.
+#: The dev composites above read the same with it (every answer found there scored more).
+ZOOMED_MIN_SCORE = 0.6
 CLOSE_MIN_SIDE = 1.25
 
 

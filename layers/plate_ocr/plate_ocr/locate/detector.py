@@ -224,9 +224,15 @@ class PlateDetector:
         return result
 
     def detect(
-        self, image: Image, max_plates: int = 8, pad: float = 0.0, zoom: float = 1.0
+        self,
+        image: Image,
+        max_plates: int = 8,
+        pad: float = 0.0,
+        zoom: float = 1.0,
+        min_score: float | None = None,
     ) -> list[Detection]:
-        """Plates in a BGR photo, best first: corners in the photo's pixels and a score (0..1).
+        """Plates in a BGR photo, best first: corners in the photo's pixels and a score (0..1),
+        at least ``min_score`` (by default the model's own, :attr:`DetectorConfig.min_score`).
 
         ``pad`` surrounds the photo with that many times its own width and height of grey on
         each side before it is scaled to the canvas: a plate that fills a photo (a loose crop, a
@@ -245,7 +251,12 @@ class PlateDetector:
         out = self.forward(canvas)
         found = [
             Detection(quad, score)
-            for corners, score in decode(out, self.config.stride, self.config.min_score, max_plates)
+            for corners, score in decode(
+                out,
+                self.config.stride,
+                self.config.min_score if min_score is None else min_score,
+                max_plates,
+            )
             if _sane(quad := order_clockwise(corners / scale - (dx, dy)), w, h)
         ]
         return suppress(found, max_plates)
