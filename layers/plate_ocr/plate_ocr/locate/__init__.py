@@ -170,9 +170,7 @@ class CloseFinder(_DetectorFinder):
         least = self.detector.config.min_score
         if zoom > CLOSE_ZOOM:
             least = max(least, ZOOMED_MIN_SCORE)
-        found = self.detector.detect(
-            image, max_plates=self.max_regions, zoom=zoom, min_score=least
-        )
+        found = self.detector.detect(image, max_plates=self.max_regions, zoom=zoom, min_score=least)
         return self._regions(image, found)
 
 
