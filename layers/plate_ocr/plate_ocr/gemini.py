@@ -45,8 +45,9 @@ MARGIN_SECONDS = 0.5
 
 #: Secrets Manager answers in tens of milliseconds. botocore's defaults (60 s to connect, 60 s to
 #: read, several attempts) would hold a request far past its deadline when it does not answer, so
-#: the key's fetch gives up after at most ``SECRET_ATTEMPTS x (connect + read)`` seconds (6 s; the
-#: API's requests have 25) and the photo goes without stage 2 (``error:secret``).
+#: the key's fetch gives up after ``SECRET_ATTEMPTS x (connect + read)`` seconds and botocore's
+#: jittered pause of up to 1 s between the attempts (at most about 7 s; the API's requests have
+#: 25) and the photo goes without stage 2 (``error:secret``).
 SECRET_CONNECT_TIMEOUT = 1.0
 SECRET_READ_TIMEOUT = 2.0
 SECRET_ATTEMPTS = 2

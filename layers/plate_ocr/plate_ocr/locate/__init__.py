@@ -187,17 +187,22 @@ def close_zoom(height: int, width: int, input_long: int) -> float:
 #: zoom 2 11 / 22 / 32 in 90% of the tiles' time; zoom 2.5 read 15 and 37 of the smallest and
 #: largest but took 30% longer.
 CLOSE_ZOOM = 2.0
-#: ... and at most (1536x1152, 9 times the work: about 90 ms here), for photos of 1536 px and more
-#: at their own resolution. Chosen with the third-round detector on the dev scenes shrunk into
-#: 1700x1300 photos (plates at 0.4 and 0.3 of their size; right / wrong of 37): zoom 2 24 / 3 and
-#: 11 / 1, zoom 2.5 30 / 2 and 15 / 4, zoom 3 31 / 1 and 21 / 3. On the 800-1000 px photos zoom 3
-#: (an upscaled canvas) changed one answer either way, so they keep zoom 2.
+#: ... and at most (1536x1152, 9 times the work: 118 ms against 61 ms at zoom 2 in one run
+#: here), for photos of 1536 px and more at their own resolution. Chosen with the third-round
+#: detector on the dev scenes shrunk into 1700x1300 photos (plates at 0.4 and 0.3 of their size;
+#: right / wrong of 37): zoom 2 24 / 3 and 11 / 1, zoom 2.5 30 / 2 and 15 / 4, zoom 3 31 / 1 and
+#: 21 / 3. On the 800-1000 px photos zoom 3 (an upscaled canvas) changed one answer either way, so
+#: they keep zoom 2.
 CLOSE_MAX_ZOOM = 3.0
 #: On a canvas zoomed past :data:`CLOSE_ZOOM` the detector fires more on things that are not
 #: plates (scores 0.51-0.55 on 9 of 16 synthetic clutter photos at zoom 3, none at zoom 2; a
 #: photo watermark at 0.56 on a night copy of a dev scene), so a find there scores at least this.
 #: The dev composites above read the same with it (every answer found there scored more).
 ZOOMED_MIN_SCORE = 0.6
+#: The close look's smallest photo, in first canvases (1.25: 640 px). With the dev scenes shrunk
+#: into 960x720, 800x600 and 1000x750 photos (plates at 0.5, 0.6, 0.4 of their size), looking
+#: from 640 px rather than from 1024 px read 32 / 33 / 30 of 37 instead of 24 / 26 / 19, with
+#: 3 / 3 / 4 wrong answers instead of 3 / 2 / 2.
 CLOSE_MIN_SIDE = 1.25
 
 
