@@ -195,9 +195,10 @@ CLOSE_ZOOM = 2.0
 #: they keep zoom 2.
 CLOSE_MAX_ZOOM = 3.0
 #: On a canvas zoomed past :data:`CLOSE_ZOOM` the detector fires more on things that are not
-#: plates (scores 0.51-0.55 on 9 of 16 synthetic clutter photos at zoom 3, none at zoom 2; a
-#: photo watermark at 0.56 on a night copy of a dev scene), so a find there scores at least this.
-#: The dev composites above read the same with it (every answer found there scored more).
+#: plates (a second find on 8 of 16 synthetic 37.5 MP clutter photos with one plate at zoom 3, 6
+#: of them at 0.51-0.55, against 1 at zoom 2, at 0.62; a photo watermark at 0.56 on a night copy
+#: of a dev scene), so a find there scores at least this. The dev composites above read the same
+#: with it (every answer found there scored more).
 ZOOMED_MIN_SCORE = 0.6
 #: The close look's smallest photo, in first canvases (1.25: 640 px). With the dev scenes shrunk
 #: into 960x720, 800x600 and 1000x750 photos (plates at 0.5, 0.6, 0.4 of their size), looking
