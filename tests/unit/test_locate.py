@@ -301,9 +301,17 @@ def test_the_detector_config_is_read_from_its_yaml(tmp_path):
 
 
 class FakeDetector:
+    """Stands in for :class:`PlateDetector`: remembers how each look was asked (margin, zoom,
+    least score) and answers with :meth:`found`, by default its detections."""
+
+    config = DetectorConfig(input_long=512, input_short=384)
+
     def __init__(self, detections: list[Detection]) -> None:
         self.detections = detections
         self.calls = 0
+        self.pads: list[float] = []
+        self.zooms: list[float] = []
+        self.least: list[float | None] = []
 
     def detect(
         self,
@@ -314,7 +322,14 @@ class FakeDetector:
         min_score: float | None = None,
     ) -> list[Detection]:
         self.calls += 1
-        return self.detections[:max_plates]
+        self.pads.append(pad)
+        self.zooms.append(zoom)
+        self.least.append(min_score)
+        found = self.found(pad, zoom)[:max_plates]
+        return [d for d in found if min_score is None or d.score >= min_score]
+
+    def found(self, pad: float, zoom: float) -> list[Detection]:
+        return self.detections
 
 
 def test_a_tight_crop_goes_to_the_recogniser_whole_without_the_detector():
@@ -358,25 +373,11 @@ def test_degenerate_images_yield_no_regions_and_no_error(shape):
 class ZoomDetector(FakeDetector):
     """Finds its plate only on a zoomed canvas, and remembers how it was asked."""
 
-    config = DetectorConfig(input_long=512, input_short=384)
-
     def __init__(self, quad: tuple) -> None:
         super().__init__([Detection(quad, 0.8)])
-        self.zooms: list[float] = []
-        self.least: list[float | None] = []
 
-    def detect(
-        self,
-        image: np.ndarray,
-        max_plates: int = 8,
-        pad: float = 0.0,
-        zoom: float = 1.0,
-        min_score: float | None = None,
-    ) -> list[Detection]:
-        self.zooms.append(zoom)
-        self.least.append(min_score)
-        found = super().detect(image, max_plates) if zoom > 1.0 else []
-        return [d for d in found if min_score is None or d.score >= min_score]
+    def found(self, pad: float, zoom: float) -> list[Detection]:
+        return self.detections if zoom > 1.0 else []
 
 
 def test_the_close_look_searches_a_large_photo_on_a_larger_canvas():
@@ -606,18 +607,9 @@ class PaddedOnlyDetector(FakeDetector):
 
     def __init__(self, quad: tuple) -> None:
         super().__init__([Detection(quad, 0.7)])
-        self.pads: list[float] = []
 
-    def detect(
-        self,
-        image: np.ndarray,
-        max_plates: int = 8,
-        pad: float = 0.0,
-        zoom: float = 1.0,
-        min_score: float | None = None,
-    ) -> list[Detection]:
-        self.pads.append(pad)
-        return super().detect(image, max_plates) if pad else []
+    def found(self, pad: float, zoom: float) -> list[Detection]:
+        return self.detections if pad else []
 
 
 def test_a_loose_crop_is_also_looked_at_with_a_margin():
@@ -645,14 +637,7 @@ class TwoLooksDetector(FakeDetector):
         super().__init__([])
         self.piece, self.whole = piece, whole
 
-    def detect(
-        self,
-        image: np.ndarray,
-        max_plates: int = 8,
-        pad: float = 0.0,
-        zoom: float = 1.0,
-        min_score: float | None = None,
-    ) -> list[Detection]:
+    def found(self, pad: float, zoom: float) -> list[Detection]:
         return [self.whole if pad else self.piece]
 
 
@@ -667,28 +652,9 @@ def test_the_surer_of_two_overlapping_looks_is_kept():
     assert [(r.box, r.score) for r in regions] == [(whole.quad, 0.8)]
 
 
-class PadRecorder(FakeDetector):
-    """Remembers the margin of each look."""
-
-    def __init__(self, detections: list[Detection]) -> None:
-        super().__init__(detections)
-        self.pads: list[float] = []
-
-    def detect(
-        self,
-        image: np.ndarray,
-        max_plates: int = 8,
-        pad: float = 0.0,
-        zoom: float = 1.0,
-        min_score: float | None = None,
-    ) -> list[Detection]:
-        self.pads.append(pad)
-        return super().detect(image, max_plates)
-
-
 def test_the_crop_look_searches_a_squarish_small_photo_inside_a_margin():
     quad = ((100.0, 200.0), (400.0, 200.0), (400.0, 300.0), (100.0, 300.0))
-    detector = PadRecorder([Detection(quad, 0.8)])
+    detector = FakeDetector([Detection(quad, 0.8)])
 
     regions = CropFinder(detector).locate(np.full((580, 560, 3), 90, np.uint8))
 
@@ -701,7 +667,7 @@ def test_the_crop_look_also_reads_a_plate_shaped_photo_whole():
     crop = cv2.resize(draw_plate(WHITE, False, np.random.default_rng(3)), None, fx=0.5, fy=0.5)
     h, w = crop.shape[:2]
 
-    regions = CropFinder(PadRecorder([])).locate(crop)
+    regions = CropFinder(FakeDetector([])).locate(crop)
 
     assert [(r.box, r.whole) for r in regions] == [
         (((0.0, 0.0), (w - 1.0, 0.0), (w - 1.0, h - 1.0), (0.0, h - 1.0)), True)
@@ -709,13 +675,13 @@ def test_the_crop_look_also_reads_a_plate_shaped_photo_whole():
 
 
 def test_the_crop_look_leaves_large_photos_alone():
-    detector = PadRecorder([Detection(((0.0, 0.0), (10.0, 0.0), (10.0, 5.0), (0.0, 5.0)), 0.9)])
+    detector = FakeDetector([Detection(((0.0, 0.0), (10.0, 0.0), (10.0, 5.0), (0.0, 5.0)), 0.9)])
     assert CropFinder(detector).locate(np.zeros((1200, 1600, 3), np.uint8)) == []
     assert detector.pads == []
 
 
 def test_a_blank_plate_shaped_photo_is_not_read_whole_by_the_crop_look():
-    assert CropFinder(PadRecorder([])).locate(np.full((60, 280, 3), 200, np.uint8)) == []
+    assert CropFinder(FakeDetector([])).locate(np.full((60, 280, 3), 200, np.uint8)) == []
 
 
 def test_a_detected_plates_frames_are_the_plate_framed_wider_cut_when_asked():
