@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     #: oversubscription on a busy CPU (measured: 8 ms a crop on 1 thread, 300 ms on 2 under load).
     torch_threads: int = Field(1, ge=1, le=64)
     #: A recogniser reading whose weakest character is below this probability is read again in two
-    #: more framings and the three averaged (about +15 ms on those crops); 0 turns it off. Unset:
+    #: more framings and the three averaged (about +2-3 ms on those crops); 0 turns it off. Unset:
     #: the model's own (``second_look_below`` in its yaml, plate_ocr.recognizer_config).
     second_look_below: float | None = Field(None, ge=0.0, le=1.0)
     #: Load the models while the function initialises (set in template.yaml), not on the first read.
