@@ -132,3 +132,19 @@ def test_a_header_too_long_is_refused_in_json_and_the_server_goes_on(server):
     assert status == 431
     assert json.loads(payload)["error"] == "request_header_fields_too_large"
     assert _request(f"{server}/healthz")[::2] == (200, b"ok")
+
+
+def test_the_server_caps_malloc_arenas_unless_told_otherwise(monkeypatch):
+    import sys
+
+    from plate_ocr.localserver import limit_malloc_arenas
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert limit_malloc_arenas() is False  # the operator's own setting stands
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    # glibc (the CI machines and the Lambda image) takes the cap; another C library has no mallopt.
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        has_mallopt = hasattr(ctypes.CDLL(None), "mallopt")
+        assert limit_malloc_arenas() is has_mallopt
