@@ -147,6 +147,12 @@ def evaluate(model: torch.nn.Module, config: DetectorConfig, labels: Path) -> di
 SHIPPED_MIN_SCORE = 0.5
 
 
+def trained_steps(ck: dict) -> str:
+    """The steps of every round behind a checkpoint's weights: ``3000``, ``3000 + 1500``, ..."""
+    rounds = str(ck.get("rounds", ""))
+    return f"{rounds} + {ck['step']}" if rounds else str(ck["step"])
+
+
 def export(checkpoint: Path, out_dir: Path) -> None:
     """Writes ``platedet.pth`` (float16 state dict) and ``platedet.yaml`` from a checkpoint."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -154,7 +160,7 @@ def export(checkpoint: Path, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(state, out_dir / WEIGHTS)
     config = DetectorConfig(
-        **ck["network_params"], min_score=SHIPPED_MIN_SCORE, trained_steps=str(ck["step"])
+        **ck["network_params"], min_score=SHIPPED_MIN_SCORE, trained_steps=trained_steps(ck)
     )
     lines = [
         "# The plate detector (plate_ocr.locate). Written by training/detector.py.",
@@ -193,14 +199,18 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     args.run.mkdir(parents=True, exist_ok=True)
     model = net.build(**params).to(device)
+    # The earlier rounds' steps (a further round's starting weights), for the export.
+    rounds = ""
     if args.init:
         state = torch.load(args.init, map_location="cpu", weights_only=False)
         model.load_state_dict(state.get("model", state))
+        rounds = trained_steps(state) if "step" in state else ""
     opt, sched = one_cycle(model, args.lr, args.steps, args.warmup, final_div=100)
     step = 0
     last = args.run / "last.pt"
     if args.resume and last.exists():
-        step = int(restore(last, model, opt, sched, args.steps)["step"])
+        ck = restore(last, model, opt, sched, args.steps)
+        step, rounds = int(ck["step"]), str(ck.get("rounds", rounds))
         args.steps = sched.total_steps
 
     data = Patches(args.labels, args.size, int(params["stride"]), args.seed)
@@ -249,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
                 opt=opt.state_dict(),
                 sched=sched.state_dict(),
                 step=step,
+                rounds=rounds,
                 torch_rng=torch.get_rng_state(),
                 network_params=params,
             )

@@ -167,3 +167,26 @@ def test_loose_plates_teach_where_plates_are_but_not_their_corners():
 
     assert t["heat"][40, 40] == 1.0
     assert t["reg_w"].max() == 0.0
+
+
+def test_a_further_round_exports_the_steps_of_every_round(tmp_path):
+    torch = pytest.importorskip("torch")
+    from plate_ocr.locate import net
+    from plate_ocr.locate.detector import DetectorConfig
+    from training.detector import SHIPPED_MIN_SCORE, export, trained_steps
+
+    # A first round's checkpoint has its own steps; a further round started from it records them.
+    first = {"step": 3000}
+    second = {"step": 1500, "rounds": trained_steps(first)}
+    third = {"step": 2400, "rounds": trained_steps(second)}
+    assert trained_steps(first) == "3000"
+    assert trained_steps(third) == "3000 + 1500 + 2400"
+
+    params = {"width_mult": 0.25, "fpn": 16, "stride": 4}
+    model = net.build(**params)
+    torch.save({**third, "model": model.state_dict(), "network_params": params}, tmp_path / "c.pt")
+    export(tmp_path / "c.pt", tmp_path / "out")
+
+    config = DetectorConfig.read(tmp_path / "out" / "platedet.yaml")
+    assert config.trained_steps == "3000 + 1500 + 2400"
+    assert config.min_score == SHIPPED_MIN_SCORE
