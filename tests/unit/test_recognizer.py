@@ -161,13 +161,46 @@ def test_an_unsure_reading_gets_a_second_look_in_two_more_framings(
         sizes.append(len(inputs))
         return original(inputs)
 
+    shipped = recognizer.second_look_below
     recognizer.second_look_below, recognizer._infer = threshold, counting
     try:
         reading = recognizer.read(crop)
     finally:
-        recognizer.second_look_below = 0.5
+        recognizer.second_look_below = shipped
         del recognizer._infer
     assert reading is not None and len(reading.char_confidences) == len(reading.text)
     assert len(sizes) == passes
     if passes == 2:
         assert sizes[1] == 2 * sizes[0]  # two framings per layout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, passes",
+    [("09short7_66어9927.jpg", [False]), ("10yellow2_경남09더5052.jpg", [False, True])],
+    ids=["sure-one-row", "two-row"],
+)
+def test_a_squarish_crop_is_read_as_two_rows_only_when_one_row_is_not_sure(
+    recognizer, name, passes
+) -> None:
+    from plate_ocr.recognizer import to_model_input
+
+    crop = cv2.imdecode(np.fromfile(FIXTURES / name, np.uint8), cv2.IMREAD_COLOR)
+    assert crop.shape[1] / crop.shape[0] < 3.0  # squarish: both layouts are possible
+    layouts = {to_model_input(crop, two_row).tobytes(): two_row for two_row in (False, True)}
+    seen: list[bool] = []
+    original = recognizer._infer
+
+    def recording(inputs):
+        seen.extend(layouts[x.tobytes()] for x in inputs)
+        return original(inputs)
+
+    shipped = recognizer.second_look_below
+    recognizer.second_look_below, recognizer._infer = 0.0, recording
+    try:
+        reading = recognizer.read(crop)
+    finally:
+        recognizer.second_look_below = shipped
+        del recognizer._infer
+    assert seen == passes
+    assert reading is not None and reading.text == name.split("_")[1].removesuffix(".jpg")

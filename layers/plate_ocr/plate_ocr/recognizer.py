@@ -12,8 +12,9 @@ one line. The training code (``training/``) uses exactly :func:`to_model_input`,
 inference see the same transform; the input size and the second-look threshold are the model's
 own (``korplate.yaml``, :mod:`plate_ocr.recognizer_config`). One-row and two-row plates cannot be
 told apart by shape alone (a short one-row plate is as squarish as a two-row one), so a crop whose
-aspect ratio is below :data:`TWO_ROW_MAX_ASPECT` is read both ways in one batch, and the reading
-that passes the plate grammar, then the more confident one, wins.
+aspect ratio is below :data:`TWO_ROW_MAX_ASPECT` is read one row first and, unless that reading is
+already sure (:data:`SURE_LAYOUT`), two rows as well; the reading that passes the plate grammar,
+then the more confident one, wins.
 
 Heavy imports (numpy, cv2, torch, easyocr) happen inside functions and the constructor only.
 """
@@ -40,6 +41,14 @@ logger = logging.getLogger(__name__)
 
 
 TOP_SHARE = 0.45
+
+#: A squarish crop's one-row reading that passes the grammar with every character at this
+#: probability or more is kept without reading the crop as two rows. Read in the wrong layout a
+#: plate is noise: on 104 real train crops and 1,200 synthetic plates of every kind (545 squarish),
+#: the losing layout's reading was never well-formed above a weakest character of 0.22, and no
+#: winner changed with this rule. It spares one network pass (about 1 ms) on 80% of the real
+#: squarish crops; a two-row plate pays about 0.5 ms more (two passes of one instead of one of two).
+SURE_LAYOUT = 0.7
 _SPLIT_BAND = (0.15, 0.65)
 
 
@@ -371,7 +380,8 @@ class PlateRecognizer:
         return out
 
     def read_both(self, crop: npt.NDArray[np.uint8]) -> list[RawReading]:
-        """All readings tried for a crop (one row, and two rows when the crop is squarish).
+        """All readings tried for a crop: one row, and two rows as well when the crop is squarish
+        and its one-row reading is not sure (:data:`SURE_LAYOUT`).
 
         When the best of them has a character below :attr:`second_look_below`, the crop is read
         again framed tighter and looser (:func:`reframings`) and the slot probabilities of the three
@@ -381,10 +391,14 @@ class PlateRecognizer:
         h, w = crop.shape[:2]
         if h < 4 or w < 4:
             return []
-        layouts = [False, True] if w / h < TWO_ROW_MAX_ASPECT else [False]
         size = self.config.input_size
-        probs = self._infer([to_model_input(crop, tr, size) for tr in layouts])
-        readings = [self._decode(p) for p in probs]
+        layouts = [False]
+        probs = [self._infer([to_model_input(crop, False, size)])[0]]
+        readings = [self._decode(probs[0])]
+        if w / h < TWO_ROW_MAX_ASPECT and not self._sure(readings[0]):
+            layouts.append(True)
+            probs.append(self._infer([to_model_input(crop, True, size)])[0])
+            readings.append(self._decode(probs[1]))
         best = max(
             range(len(readings)),
             key=lambda i: self._rank_key(readings[i].text, readings[i].confidence),
@@ -397,6 +411,11 @@ class PlateRecognizer:
             extra = self._infer([to_model_input(f, two_row, size) for f in reframings(crop)])
             readings[best] = self._decode((probs[best] + extra.sum(axis=0)) / (1 + len(extra)))
         return readings
+
+    def _sure(self, reading: RawReading) -> bool:
+        """Well-formed with every character at :data:`SURE_LAYOUT` or more."""
+        weakest = min(reading.char_confidences, default=0.0)
+        return weakest >= SURE_LAYOUT and self._rank_key(reading.text, reading.confidence)[0]
 
     def _decode(self, p: npt.NDArray[np.float32]) -> RawReading:
         """One layout's (time, classes) probabilities as a reading with its candidates."""
