@@ -143,8 +143,12 @@ def evaluate(model: torch.nn.Module, config: DetectorConfig, labels: Path) -> di
 
 
 #: The threshold the shipped detector runs at (``platedet.yaml``): chosen on the dev split's
-#: ``plate-ocr eval`` (README). Training's own evaluation counts every detection from 0.3.
-SHIPPED_MIN_SCORE = 0.5
+#: ``plate-ocr eval`` (README). 0.4 since 2026-12-01 (was 0.5): the dev copies and the dev scenes
+#: shrunk into larger photos read exactly the same, no clutter photo lists a plate, and three-car
+#: synthetic photos keep more of their plates (25 of 30 instead of 23; 0.3: 28, but a night
+#: composite one more wrong answer and 5 regions instead of 1 on ten clutter photos). Training's
+#: own evaluation counts every detection from 0.3.
+SHIPPED_MIN_SCORE = 0.4
 
 
 def trained_steps(ck: dict) -> str:

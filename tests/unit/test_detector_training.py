@@ -190,3 +190,11 @@ def test_a_further_round_exports_the_steps_of_every_round(tmp_path):
     config = DetectorConfig.read(tmp_path / "out" / "platedet.yaml")
     assert config.trained_steps == "3000 + 1500 + 2400"
     assert config.min_score == SHIPPED_MIN_SCORE
+
+
+def test_the_shipped_detector_runs_at_the_threshold_the_export_writes():
+    from plate_ocr.locate.detector import CONFIG, DetectorConfig
+    from training.detector import SHIPPED_MIN_SCORE
+
+    shipped = DetectorConfig.read(Path(__file__).resolve().parents[2] / "models" / CONFIG)
+    assert shipped.min_score == SHIPPED_MIN_SCORE
