@@ -143,12 +143,11 @@ def evaluate(model: torch.nn.Module, config: DetectorConfig, labels: Path) -> di
 
 
 #: The threshold the shipped detector runs at (``platedet.yaml``): chosen on the dev split's
-#: ``plate-ocr eval`` (README). 0.4 since 2026-12-01 (was 0.5): the dev copies and the dev scenes
-#: shrunk into larger photos read exactly the same, no clutter photo lists a plate, and three-car
-#: synthetic photos keep more of their plates (25 of 30 instead of 23; 0.3: 28, but a night
-#: composite one more wrong answer and 5 regions instead of 1 on ten clutter photos). Training's
-#: own evaluation counts every detection from 0.3.
-SHIPPED_MIN_SCORE = 0.4
+#: ``plate-ocr eval`` (README). 0.4 was tried on 2026-12-01 (dev copies and shrunk dev scenes read
+#: the same, 25 of 30 synthetic three-car plates instead of 23) and taken back after the val
+#: measurement: a rental sticker listed as a plate on a half-resolution copy and a night misread
+#: answered at 0.99. Training's own evaluation counts every detection from 0.3.
+SHIPPED_MIN_SCORE = 0.5
 
 
 def trained_steps(ck: dict) -> str:

@@ -509,9 +509,9 @@ def test_a_far_cars_small_plate_is_found_in_most_draws(finder):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="known gap of the shipped detector: finds about 83% of the plates drawn on synthetic "
-    "backdrops of three cars (25 of 30 in these draws at min_score 0.4, 2026-12-01; 23 at 0.5; "
-    "over 20 draws at 0.5 44 of 60, the 3,000-step one 34 of 60)",
+    reason="known gap of the shipped detector: finds about 75% of the plates drawn on synthetic "
+    "backdrops of three cars (23 of 30 in these draws, 44 of 60 over 20, 2026-12-01; the "
+    "3,000-step one 34 of 60; at min_score 0.4 25 of 30, README)",
 )
 def test_the_detector_finds_every_plate_of_several_cars(finder):
     # Ten draws, not one: on a single draw the outcome turns on which plates came out.
