@@ -183,10 +183,11 @@ def test_an_unsure_reading_gets_a_second_look_in_two_more_framings(
 def test_a_squarish_crop_is_read_as_two_rows_only_when_one_row_is_not_sure(
     recognizer, name, passes
 ) -> None:
+    from plate_ocr.layout import TWO_ROW_MAX_ASPECT
     from plate_ocr.recognizer import to_model_input
 
     crop = cv2.imdecode(np.fromfile(FIXTURES / name, np.uint8), cv2.IMREAD_COLOR)
-    assert crop.shape[1] / crop.shape[0] < 3.0  # squarish: both layouts are possible
+    assert crop.shape[1] / crop.shape[0] < TWO_ROW_MAX_ASPECT  # both layouts are possible
     layouts = {to_model_input(crop, two_row).tobytes(): two_row for two_row in (False, True)}
     seen: list[bool] = []
     original = recognizer._infer
