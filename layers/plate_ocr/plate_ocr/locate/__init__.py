@@ -210,21 +210,29 @@ CLOSE_MIN_SIDE = 1.25
 class CropFinder(_DetectorFinder):
     """A last look at a small photo (a crop around a plate, most likely) that gave no confident
     plate: the detector inside a grey margin as wide as the photo, whatever its shape (a squarish
-    crop around a two-row plate too). A photo that looks like a tight crop was read whole by the
-    first look already (:class:`PlateFinder`) and is not read whole again. The pipeline asks it
-    only after the other finders read no confident plate.
+    crop around a two-row plate too), and, when the photo is plate-shaped and looks at least
+    somewhat like a tight crop (:data:`LOOSE_CROP_SCORE`), the whole photo as one more region.
+    The pipeline asks it only after the other finders read no confident plate.
     """
 
     def locate(self, image: Image) -> list[PlateRegion]:
         """Plate regions of a small photo, best first; none for a large one."""
-        from plate_ocr.locate.crops import MAX_SIDE
+        from plate_ocr.locate.crops import MAX_SIDE, crop_score
 
         image = as_bgr(image)
         h, w = image.shape[:2]
         if not usable(image) or max(h, w) > 2 * MAX_SIDE:
             return []
         found = self.detector.detect(image, max_plates=self.max_regions, pad=CROP_PAD)
-        return self._regions(image, found)
+        regions = self._regions(image, found)
+        score = crop_score(image)
+        if score is not None and score >= LOOSE_CROP_SCORE:
+            regions.append(whole_photo(image, score))
+        return regions
+
+
+#: A plate-shaped small photo scoring this as a tight crop is also read whole by the last look.
+LOOSE_CROP_SCORE = 0.5
 
 
 def whole_photo(image: Image, score: float) -> PlateRegion:
