@@ -415,7 +415,7 @@ class PlateRecognizer:
     def _sure(self, reading: RawReading) -> bool:
         """Well-formed with every character at :data:`SURE_LAYOUT` or more."""
         weakest = min(reading.char_confidences, default=0.0)
-        return weakest >= SURE_LAYOUT and self._rank_key(reading.text, reading.confidence)[0]
+        return weakest >= SURE_LAYOUT and self._valid(reading.text)
 
     def _decode(self, p: npt.NDArray[np.float32]) -> RawReading:
         """One layout's (time, classes) probabilities as a reading with its candidates."""
@@ -433,9 +433,12 @@ class PlateRecognizer:
                 text, conf, confs = fixed, fixed_conf, c_probs
         return RawReading(text, conf, tuple(confs), tuple(cands))
 
+    def _valid(self, text: str) -> bool:
+        """Whether ``text`` is a well-formed plate (everything is, without the grammar)."""
+        return bool(self._is_valid(text)) if self._is_valid is not None else True
+
     def _rank_key(self, text: str, score: float) -> tuple[bool, float]:
-        valid = bool(self._is_valid(text)) if self._is_valid is not None else True
-        return (valid, score)
+        return (self._valid(text), score)
 
     def read(self, crop: npt.NDArray[np.uint8]) -> RawReading | None:
         """Reads one plate crop (BGR or grey uint8); ``None`` when nothing legible is there."""
