@@ -55,7 +55,6 @@ def propose(models: Path, min_score: float, out: Path) -> None:
     from plate_ocr.recognizer import PlateRecognizer
 
     detector = PlateDetector(models)
-    detector.config = type(detector.config)(**{**detector.config.__dict__, "min_score": min_score})
     recognizer = PlateRecognizer(models)
     calibration = Calibration.read(models / FILE) if (models / FILE).is_file() else None
     previous = json.loads(LABELS.read_text(encoding="utf-8"))["photos"] if LABELS.is_file() else {}
@@ -64,7 +63,9 @@ def propose(models: Path, min_score: float, out: Path) -> None:
         rows = list(csv.DictReader(fh))
     for row in rows:
         image = cv2.imread(str(SCENES / row["path"]), cv2.IMREAD_COLOR)
-        dets = [(d.quad, d.score) for d in detector.detect(image, max_plates=12)]
+        dets = [
+            (d.quad, d.score) for d in detector.detect(image, max_plates=12, min_score=min_score)
+        ]
         # Plates a person accepted before stay proposed even if this detector misses them.
         for plate in previous.get(row["path"], {}).get("plates", []):
             quad = tuple(tuple(p) for p in plate["quad"])
