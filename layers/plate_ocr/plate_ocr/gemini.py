@@ -86,11 +86,10 @@ class GeminiReader:
         self._client_key: str | None = None
 
     def read(self, image: Image) -> FallbackAnswer:
-        budget = self._budget()
-        if budget is None:
-            # Checked before the key is fetched: with no time left, no call to Secrets Manager.
-            logger.info("gemini stage skipped: the request's deadline is too near")
-            return FallbackAnswer(status=Stage2Status.ERROR_TIMEOUT)
+        # The deadline is checked before the key is fetched (with no time left, no call to
+        # Secrets Manager) and again after it (the fetch may have taken some of it).
+        if self._budget() is None:
+            return _too_late()
         try:
             key = self._key_provider()
         except Exception as exc:
@@ -102,11 +101,9 @@ class GeminiReader:
             logger.info("gemini stage skipped: no API key configured")
             return FallbackAnswer(status=Stage2Status.SKIPPED_NO_KEY)
 
-        # The fetch may have taken some of the deadline.
         budget = self._budget()
         if budget is None:
-            logger.info("gemini stage skipped: the request's deadline is too near")
-            return FallbackAnswer(status=Stage2Status.ERROR_TIMEOUT)
+            return _too_late()
         started = time.perf_counter()
         width, height = 0, 0
         try:
@@ -265,6 +262,11 @@ def _classify(exc: Exception) -> Stage2Status:
     if "timeout" in type(exc).__name__.lower():
         return Stage2Status.ERROR_TIMEOUT
     return Stage2Status.ERROR_TRANSPORT
+
+
+def _too_late() -> FallbackAnswer:
+    logger.info("gemini stage skipped: the request's deadline is too near")
+    return FallbackAnswer(status=Stage2Status.ERROR_TIMEOUT)
 
 
 def extract_key(value: Any) -> str | None:
