@@ -14,6 +14,8 @@ from tests.support.calibration import weakest_char
 from tests.support.fakes import BOX, FakeFallback, FakeLocator, FakeRecognizer, reading
 
 SETTINGS = Settings(min_confidence=0.6)
+#: A plate away from every box a FakeLocator gives.
+BOX_FAR = ((120.0, 2.0), (158.0, 2.0), (158.0, 14.0), (120.0, 14.0))
 
 
 def make(readings, *, fallback=None, regions=1, finders=None):
@@ -155,6 +157,22 @@ def test_a_sure_reading_from_the_first_finder_spares_the_next(png_bytes):
     pipeline.read(png_bytes)
 
     assert second.calls == 0
+
+
+def test_several_plates_on_the_first_look_ask_the_next_finder_for_farther_cars(png_bytes):
+    # Two cars read surely by the first finder: the second is asked for the smaller plates it
+    # may have missed; once it has looked, a sure reading spares the third.
+    first, second, third = FakeLocator(2), FakeLocator(1, box=BOX_FAR), FakeLocator(1)
+    pipeline, _ = make(
+        [reading("12가3456", 0.95), reading("34나5678", 0.9), reading("56다7890", 0.9)],
+        finders=[first, second, third],
+    )
+
+    result = pipeline.read(png_bytes)
+
+    assert (first.calls, second.calls, third.calls) == (1, 1, 0)
+    assert result.plate_number == "12가3456"
+    assert [p.plate_number for p in result.plates] == ["12가3456", "34나5678", "56다7890"]
 
 
 def test_the_same_plate_seen_in_two_regions_is_listed_once(png_bytes):

@@ -53,7 +53,8 @@ class Pipeline:
 
     Engines are passed in, all of them: tests use fakes, production
     :func:`plate_ocr.lifecycle.get_pipeline`. ``finders`` are asked in order, each only while no
-    reading has reached the success threshold.
+    reading has reached the success threshold, or when the first listed several plates
+    (:data:`SEVERAL_CARS`).
     """
 
     def __init__(
@@ -251,7 +252,11 @@ class Pipeline:
             mark = time.perf_counter()
             plates = _dedupe((*plates, *self._read_regions(regions)))
             timings[f"recognize{suffix}_ms"] = _ms_since(mark)
-            if plates and plates[0].confidence >= self.settings.min_confidence:
+            sure = bool(plates) and plates[0].confidence >= self.settings.min_confidence
+            # Several plates on the first look: a photo of several cars, whose farther ones'
+            # plates the first look's canvas makes too small to find. The next finder (the close
+            # look) is asked for them too, sure reading or not.
+            if sure and (i > 0 or len(plates) < SEVERAL_CARS):
                 break
         return plates
 
@@ -320,6 +325,14 @@ class Pipeline:
 
 #: How many of a finder's readings (the surest) are checked against wider frames per photo.
 REFRAMED_PER_LOOK = 2
+
+#: When the first finder lists this many plates (sure or not), the photo shows several cars and
+#: the next finder is asked too, even after a sure reading (``Pipeline._stage1``). On 20 mosaics
+#: of four dev scenes (2026-12-01) the pipeline listed 54 of their 80 plates as sure, and 3 sure
+#: misreads of small plates beside them; with this rule 76 and none, in 186 ms instead of 41 (the
+#: close look on a 1600x1200 photo). The dev scenes alone read as before, in the same time: their
+#: first look seldom lists two plates.
+SEVERAL_CARS = 2
 
 
 def reframe(
