@@ -121,7 +121,7 @@ def collect(
     from plate_ocr.locate import finder_chain
     from plate_ocr.locate.detector import PlateDetector
     from plate_ocr.locate.geometry import quad_iou
-    from plate_ocr.pipeline import plate_from_reading, reframe
+    from plate_ocr.pipeline import Bar, plate_from_reading, reframe
     from plate_ocr.recognizer import PlateRecognizer
 
     finders = finder_chain(PlateDetector(models))
@@ -138,11 +138,11 @@ def collect(
                 raw = recognizer.read(region.crop)
                 if raw is None:
                     continue
-                plate = plate_from_reading(raw, region, recorder, 0.0)
+                plate = plate_from_reading(raw, region, recorder, Bar(0.0))
                 if plate is None:
                     continue
                 # As the pipeline does: the wider frames' readings are evidence too.
-                plate = reframe(plate, raw, region, recognizer, recorder, 0.0)
+                plate = reframe(plate, raw, region, recognizer, recorder, Bar(0.0))
                 if plate is None:
                     continue
                 right = plate.plate_number in photo.plates

@@ -51,7 +51,7 @@ def propose(models: Path, min_score: float, out: Path) -> None:
     from plate_ocr.engines import PlateRegion
     from plate_ocr.locate.detector import PlateDetector
     from plate_ocr.locate.geometry import quad_iou, rectify
-    from plate_ocr.pipeline import plate_from_reading
+    from plate_ocr.pipeline import Bar, plate_from_reading
     from plate_ocr.recognizer import PlateRecognizer
 
     detector = PlateDetector(models)
@@ -76,7 +76,7 @@ def propose(models: Path, min_score: float, out: Path) -> None:
             raw = recognizer.read(rectify(image, quad))
             region = PlateRegion(box=quad, crop=np.zeros((1, 1, 3), np.uint8), score=score)
             read = (
-                plate_from_reading(raw, region, calibration or _weakest, 0.0)
+                plate_from_reading(raw, region, calibration or _weakest, Bar(0.0))
                 if raw is not None
                 else None
             )

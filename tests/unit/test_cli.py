@@ -137,7 +137,7 @@ def test_read_vote_prints_one_voted_plate_for_the_frames_of_one_vehicle(
     pipeline = fake_pipeline(
         [reading("12가3458", 0.95), reading("17가3456", 0.95), reading("12나3456", 0.95)]
     )
-    pipeline.settings = Settings(min_confidence=0.6)
+    pipeline.settings = Settings(min_confidence=0.6, min_confidence_low_quality=0.6)  # flat frames
     photos = [str(write_photo(tmp_path / f"frame{i}.jpg")) for i in range(3)]
 
     # WHEN they are read with --vote

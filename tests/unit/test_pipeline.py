@@ -13,7 +13,9 @@ from plate_ocr.results import Stage, Stage2Status
 from tests.support.calibration import weakest_char
 from tests.support.fakes import BOX, FakeFallback, FakeLocator, FakeRecognizer, reading
 
-SETTINGS = Settings(min_confidence=0.6)
+#: The fakes' crops are flat grey, which plate_ocr.quality calls blurred: the low-quality bar is
+#: set to the plain one here and has tests of its own (``Bar``).
+SETTINGS = Settings(min_confidence=0.6, min_confidence_low_quality=0.6)
 #: A plate away from every box a FakeLocator gives.
 BOX_FAR = ((120.0, 2.0), (158.0, 2.0), (158.0, 14.0), (120.0, 14.0))
 
@@ -117,6 +119,76 @@ def test_success_starts_exactly_at_the_threshold(png_bytes, confidence, success)
 
     assert result.success is success
     assert result.plates[0].needs_review is not success
+
+
+def textured_png() -> bytes:
+    """A 160x60 photo with sharp edges: a crop of it is no blurred plate (plate_ocr.quality)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    stripes = np.zeros((60, 160, 3), np.uint8)
+    stripes[:, ::8] = 255
+    stripes[::6, :] = 255
+    buf = io.BytesIO()
+    Image.fromarray(stripes).save(buf, "PNG")
+    return buf.getvalue()
+
+
+GATED = Settings(min_confidence=0.6, min_confidence_low_quality=0.9)
+
+
+@pytest.mark.parametrize(
+    ("sharp", "confidence", "success"),
+    [(False, 0.85, False), (False, 0.9, True), (True, 0.85, True)],
+    ids=["low-quality-under-its-bar", "low-quality-at-its-bar", "good-quality-over-the-plain-bar"],
+)
+def test_a_low_quality_plate_needs_the_higher_bar(png_bytes, sharp, confidence, success):
+    # The flat grey crop is blurred, so its plate's quality is low; the striped one is sharp.
+    pipeline = Pipeline(
+        [FakeLocator(1)],
+        FakeRecognizer(readings=[reading("12가3456", confidence)]),
+        weakest_char,
+        settings=GATED,
+    )
+
+    result = pipeline.read(textured_png() if sharp else png_bytes, use_fallback=False)
+
+    assert result.plates[0].quality is (Quality.GOOD if sharp else Quality.LOW)
+    assert result.success is success
+    assert result.stage is (Stage.STAGE1 if success else Stage.FAILED)
+    assert result.plates[0].needs_review is not success
+    assert result.plates[0].confidence == pytest.approx(confidence)
+
+
+def test_a_low_quality_reading_under_its_bar_asks_the_next_finder(png_bytes):
+    first, second = FakeLocator(1), FakeLocator(1, box=BOX_FAR)
+    pipeline = Pipeline(
+        [first, second],
+        FakeRecognizer(readings=[reading("12가3456", 0.8), reading("12가3456", 0.95)]),
+        weakest_char,
+        settings=GATED,
+    )
+
+    result = pipeline.read(png_bytes, use_fallback=False)
+
+    assert second.calls == 1
+    assert result.success and result.confidence == pytest.approx(0.95)
+
+
+def test_a_voted_plate_is_held_to_its_best_frames_quality(png_bytes):
+    # Three frames, each with one character wrong: voted 0.95 x 2/3 = 0.63, over the plain bar
+    # (0.6) and under the low-quality one (0.9) that its flat frames call for.
+    readings = [reading("12가3458", 0.95), reading("17가3456", 0.95), reading("12나3456", 0.95)]
+    pipeline = Pipeline(
+        [FakeLocator(1)], FakeRecognizer(readings=readings), weakest_char, settings=GATED
+    )
+
+    result = pipeline.read_frames([png_bytes] * 3, use_fallback=False)
+
+    assert result.plates[0].quality is Quality.LOW
+    assert not result.success and result.plates[0].needs_review
 
 
 def test_a_reading_that_fails_the_grammar_is_never_listed(png_bytes):

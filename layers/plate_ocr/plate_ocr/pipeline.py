@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from plate_ocr import grammar, quality
@@ -21,6 +21,7 @@ from plate_ocr.engines import (
 from plate_ocr.errors import PlateOcrError
 from plate_ocr.imaging import decode_image
 from plate_ocr.plate_class import PlateClass, classify
+from plate_ocr.quality import Quality
 from plate_ocr.results import (
     Candidate,
     CharConfidence,
@@ -46,6 +47,27 @@ MAX_CANDIDATES = 5
 #: another plate to the probability that the reading is right
 #: (:class:`plate_ocr.confidence.Calibration`).
 Calibrator = Callable[[Sequence[float], float, bool], float]
+
+
+@dataclass(frozen=True)
+class Bar:
+    """The calibrated confidence a stage-1 reading needs to be an answer: ``normal``
+    (``PLATE_OCR_MIN_CONFIDENCE``), and at least ``low_quality``
+    (``PLATE_OCR_MIN_CONFIDENCE_LOW_QUALITY``) for a plate whose quality is low
+    (:mod:`plate_ocr.quality`: characters under 12 px, or blurred), whose readings the calibration
+    rates too high (README, "A reading you can trust")."""
+
+    normal: float
+    low_quality: float = 0.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> Bar:
+        return cls(settings.min_confidence, settings.min_confidence_low_quality)
+
+    def needs_review(self, confidence: float, plate_quality: Quality | None) -> bool:
+        """Whether a reading given ``confidence`` of a plate of ``plate_quality`` is unsure."""
+        low = plate_quality is Quality.LOW
+        return confidence < (max(self.normal, self.low_quality) if low else self.normal)
 
 
 class Pipeline:
@@ -101,10 +123,9 @@ class Pipeline:
         started = time.perf_counter() if started is None else started
         timings = {} if timings is None else timings
         height, width = image.shape[:2]
-        threshold = self.settings.min_confidence
 
         plates = self._stage1(image, timings)
-        best = plates[0] if plates and plates[0].confidence >= threshold else None
+        best = plates[0] if plates and not plates[0].needs_review else None
         if best is not None:
             return self._result(Stage.STAGE1, best, plates, width, height, started, timings)
 
@@ -210,7 +231,7 @@ class Pipeline:
                 *(Candidate(text, round(score, 4)) for text, score in ranked),
             ),
             **_grammar_fields(parsed),
-            needs_review=voted.confidence < self.settings.min_confidence,
+            needs_review=Bar.of(self.settings).needs_review(voted.confidence, source.quality),
         )
 
     def _stage2(
@@ -252,7 +273,7 @@ class Pipeline:
             mark = time.perf_counter()
             plates = _dedupe((*plates, *self._read_regions(regions)))
             timings[f"recognize{suffix}_ms"] = _ms_since(mark)
-            sure = bool(plates) and plates[0].confidence >= self.settings.min_confidence
+            sure = bool(plates) and not plates[0].needs_review
             # Several plates on the first look: a photo of several cars, whose farther ones'
             # plates the first look's canvas makes too small to find. The next finder (the close
             # look) is asked for them too, sure reading or not.
@@ -262,13 +283,13 @@ class Pipeline:
 
     def _read_regions(self, regions: list[PlateRegion]) -> tuple[PlateRead, ...]:
         listed = self.settings.min_listed_confidence
-        threshold = self.settings.min_confidence
+        bar = Bar.of(self.settings)
         read: list[tuple[PlateRead, RawReading, PlateRegion]] = []
         for region in regions[: self.settings.max_regions]:
             raw = self.recognizer.read(region.crop)
             if raw is None or not raw.text:
                 continue
-            plate = plate_from_reading(raw, region, self.calibrator, threshold)
+            plate = plate_from_reading(raw, region, self.calibrator, bar)
             if plate is not None and plate.confidence >= listed:
                 read.append((plate, raw, region))
         # The surest readings are checked against wider frames (two or three more passes each);
@@ -279,9 +300,9 @@ class Pipeline:
         for rank, (plate, raw, region) in enumerate(read):
             checked: PlateRead | None = plate
             if rank < REFRAMED_PER_LOOK:
-                checked = reframe(plate, raw, region, self.recognizer, self.calibrator, threshold)
+                checked = reframe(plate, raw, region, self.recognizer, self.calibrator, bar)
             elif region.frames:
-                checked = unconfirmed(plate, raw, region, self.calibrator, threshold)
+                checked = unconfirmed(plate, raw, region, self.calibrator, bar)
             if checked is not None and checked.confidence >= listed:
                 plates.append(checked)
         return tuple(plates)
@@ -341,7 +362,7 @@ def reframe(
     region: PlateRegion,
     recognizer: Recognizer,
     calibrator: Calibrator,
-    threshold: float,
+    bar: Bar,
 ) -> PlateRead | None:
     """Checks a reading against the region's wider frames (:attr:`PlateRegion.frames`).
 
@@ -363,8 +384,8 @@ def reframe(
         and len(region.frames) > 1
         and best_valid(recognizer.read(region.frames[1])) == wide
     ):
-        return plate_from_reading(again, region, calibrator, threshold, reframed_differs=True)
-    return unconfirmed(plate, raw, region, calibrator, threshold)
+        return plate_from_reading(again, region, calibrator, bar, reframed_differs=True)
+    return unconfirmed(plate, raw, region, calibrator, bar)
 
 
 def best_valid(raw: RawReading | None) -> str | None:
@@ -382,7 +403,7 @@ def plate_from_reading(
     raw: RawReading,
     region: PlateRegion,
     calibrator: Calibrator,
-    threshold: float,
+    bar: Bar,
     reframed_differs: bool = False,
 ) -> PlateRead | None:
     """Applies the plate grammar to a raw reading; None when no reading of it is a valid plate.
@@ -397,6 +418,7 @@ def plate_from_reading(
     ranked, best, evidence = judged
     confidence = round(calibrator(evidence, region.score, reframed_differs), 4)
     cls = classify(region.crop, best)
+    measured = _quality(region.box, region.crop, cls, best.format)
     return PlateRead(
         plate_number=best.text,
         confidence=confidence,
@@ -407,10 +429,10 @@ def plate_from_reading(
         ),
         candidates=tuple(Candidate(text, round(score, 4)) for text, score in ranked),
         **_grammar_fields(best),
-        needs_review=confidence < threshold,
+        needs_review=bar.needs_review(confidence, measured["quality"]),
         detection_score=round(region.score, 4),
         plate_class=cls,
-        **_quality(region.box, region.crop, cls, best.format),
+        **measured,
     )
 
 
@@ -419,7 +441,7 @@ def unconfirmed(
     raw: RawReading,
     region: PlateRegion,
     calibrator: Calibrator,
-    threshold: float,
+    bar: Bar,
 ) -> PlateRead:
     """``plate`` (:func:`plate_from_reading` of ``raw`` and ``region``) counted as not confirmed
     by a wider frame: only its confidence changes, so its class and quality are not measured
@@ -428,7 +450,9 @@ def unconfirmed(
     if judged is None:  # not for a plate read from raw; kept as it is
         return plate
     confidence = round(calibrator(judged[2], region.score, True), 4)
-    return replace(plate, confidence=confidence, needs_review=confidence < threshold)
+    return replace(
+        plate, confidence=confidence, needs_review=bar.needs_review(confidence, plate.quality)
+    )
 
 
 def _judge(

@@ -4,6 +4,9 @@ A reading is only as good as the photo. Each plate gets ``quality``: ``low`` whe
 are under :data:`MIN_CHAR_HEIGHT_PX` pixels high in the original photo, or when its rectified crop
 is blurred past :data:`MIN_SHARPNESS`; ``good`` otherwise.
 
+A stage-1 reading of a ``low`` plate needs a higher confidence to be an answer
+(``Settings.min_confidence_low_quality``, :class:`plate_ocr.pipeline.Bar`).
+
 Character height comes from the plate's box: the plate's height in the photo times the share of it
 the smallest characters a reading needs take, by layout (the plate-typeface layouts of
 ``plate-assets``: a long one-row plate's characters are 83 of its 110 mm; a short one-row plate's

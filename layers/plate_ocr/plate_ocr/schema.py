@@ -83,7 +83,8 @@ class PlateModel(_Model):
         description=(
             f"low when the plate's characters are under {MIN_CHAR_HEIGHT_PX:g} px high in the "
             f"photo or its crop is blurred (sharpness under {MIN_SHARPNESS:g}); null when nothing "
-            "could be measured (a stage-2 plate whose place is unknown)."
+            "could be measured (a stage-2 plate whose place is unknown). A stage-1 reading of a "
+            "low-quality plate needs PLATE_OCR_MIN_CONFIDENCE_LOW_QUALITY to succeed."
         ),
     )
     quality_issues: list[QualityIssue] = Field(
