@@ -64,9 +64,10 @@ class Settings(BaseSettings):
     min_confidence: float = Field(0.7, ge=0.0, le=1.0)
     #: A plate whose quality is low (characters under 12 px high, or blurred: plate_ocr.quality)
     #: needs this much too. On the dev scenes shrunk into larger photos (sharp, blurred, night,
-    #: half resolution; 2026-12-01) such readings given 0.7-0.9 were right 25 times in 36: at 0.9
-    #: the answers went from 415 right / 24 wrong to 390 / 13 (precision 94.5% -> 96.8%); the dev
-    #: copies answer the same. Without a stage-2 key the withheld readings stay listed for review.
+    #: half resolution; 2026-12-01) such readings given 0.7-0.9 were right 25 times in 36; with
+    #: 0.9 (the pipeline going on to its next look for them) the answers went from 415 right / 24
+    #: wrong to 397 / 13 (precision 94.5% -> 96.8%); the dev copies answer the same. Without a
+    #: stage-2 key the withheld readings stay listed for review.
     min_confidence_low_quality: float = Field(0.9, ge=0.0, le=1.0)
     #: A reading given less than this is not listed in ``plates`` at all: at a few percent it is
     #: noise (a badge, a sign, a smear), not a plate to review. Chosen on the dev split, above its
