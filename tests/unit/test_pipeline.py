@@ -7,7 +7,7 @@ import pytest
 from plate_ocr.config import Settings
 from plate_ocr.engines import FallbackAnswer
 from plate_ocr.errors import InvalidImageError
-from plate_ocr.pipeline import Pipeline
+from plate_ocr.pipeline import Bar, Pipeline
 from plate_ocr.quality import Quality, QualityIssue
 from plate_ocr.results import Stage, Stage2Status
 from tests.support.calibration import weakest_char
@@ -517,3 +517,17 @@ def test_only_the_two_surest_readings_of_a_look_are_checked_against_wider_frames
     # The third is not checked: it counts as unconfirmed (the stand-in calibration halves it).
     assert found == {"34나5678": 0.97, "56다7890": 0.9, "12가3456": pytest.approx(0.4)}
     assert pipeline.recognizer.calls == 5
+
+
+def test_the_low_quality_bar_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PLATE_OCR_MIN_CONFIDENCE", "0.6")
+    monkeypatch.setenv("PLATE_OCR_MIN_CONFIDENCE_LOW_QUALITY", "0.95")
+
+    bar = Bar.of(Settings())
+
+    assert (bar.normal, bar.low_quality) == (0.6, 0.95)
+    assert bar.needs_review(0.94, Quality.LOW) and not bar.needs_review(0.94, Quality.GOOD)
+    # Off (0): a low-quality plate is held to the plain bar; it is never lower than that.
+    assert not Bar(0.6, 0.0).needs_review(0.6, Quality.LOW)
+    assert Bar(0.6, 0.0).needs_review(0.59, Quality.LOW)
+    assert not Bar(0.6, 0.9).needs_review(0.61, None)  # a stage-2 plate: quality unknown
