@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from plate_ocr.config import Settings
-from plate_ocr.engines import FallbackAnswer
+from plate_ocr.engines import FallbackAnswer, PlateRegion
 from plate_ocr.errors import InvalidImageError
 from plate_ocr.pipeline import Bar, Pipeline
 from plate_ocr.quality import Quality, QualityIssue
@@ -531,3 +531,39 @@ def test_the_low_quality_bar_comes_from_the_environment(monkeypatch):
     assert not Bar(0.6, 0.0).needs_review(0.6, Quality.LOW)
     assert Bar(0.6, 0.0).needs_review(0.59, Quality.LOW)
     assert not Bar(0.6, 0.9).needs_review(0.61, None)  # a stage-2 plate: quality unknown
+
+
+class TwoCars:
+    """A near car's plate (large) and a far car's (small), in that order."""
+
+    NEAR = ((10.0, 30.0), (150.0, 30.0), (150.0, 58.0), (10.0, 58.0))
+    FAR = ((120.0, 2.0), (158.0, 2.0), (158.0, 12.0), (120.0, 12.0))
+
+    def locate(self, image):
+        return [
+            PlateRegion(box=self.NEAR, crop=image, score=0.9),
+            PlateRegion(box=self.FAR, crop=image, score=0.9),
+        ]
+
+
+@pytest.mark.parametrize(
+    ("near", "far", "answer"),
+    [(0.9, 0.99, "12가3456"), (0.5, 0.99, "34나5678"), (0.5, 0.55, None)],
+    ids=["both-sure", "near-unsure", "neither-sure"],
+)
+def test_the_answer_is_the_nearest_cars_sure_plate_not_the_surest(png_bytes, near, far, answer):
+    # Two plates read surely: the larger one (the car the camera frames) is the answer, though
+    # the far one is read surer. An unsure near plate leaves the far car's sure plate the answer.
+    pipeline = Pipeline(
+        [TwoCars()],
+        FakeRecognizer(readings=[reading("12가3456", near), reading("34나5678", far)]),
+        weakest_char,
+        settings=SETTINGS,
+    )
+
+    result = pipeline.read(png_bytes, use_fallback=False)
+
+    assert result.plate_number == answer and result.success is (answer is not None)
+    if answer is not None:
+        assert result.plates[0].plate_number == answer
+    assert {p.plate_number for p in result.plates} == {"12가3456", "34나5678"}

@@ -193,9 +193,11 @@ class VoteSummary:
 class OcrResult:
     """Everything the pipeline knows about one photo.
 
-    ``success`` is true only for a stage-1 reading at or above the success threshold, or a valid
-    plate from stage 2; otherwise ``plate_number`` and ``confidence`` are None and the unsure
-    readings, if any, are in ``plates`` with ``needs_review`` set.
+    ``success`` is true only for a stage-1 reading at or above its success bar
+    (:class:`plate_ocr.pipeline.Bar`; of several, the largest plate:
+    :func:`plate_ocr.pipeline.answer`), or a valid plate from stage 2; otherwise ``plate_number``
+    and ``confidence`` are None and the unsure readings, if any, are in ``plates`` with
+    ``needs_review`` set. ``plates`` lists the answer first, then the rest surest first.
     """
 
     success: bool
