@@ -115,9 +115,9 @@ _PRIME = (
 def _prime(image: str) -> None:
     """Reads the image's heavy files once before the first timed container.
 
-    The first container after an image comes back from the build cache may find torch, OpenCV and
-    the models cold on disk: once (2026-12-01) its init ran past the 29 s function timeout, where it
-    takes about 3 s, which says nothing about the function. The cold-start figures come from later
+    Once (2026-12-01), with the image from the build cache, the first container's init ran past the
+    29 s function timeout, where it takes about 3 s; most likely torch, OpenCV and the models were
+    cold on disk, which says nothing about the function. The cold-start figures come from later
     containers, so they are the same with or without this. A failure here is left to the tests.
     """
     with contextlib.suppress(subprocess.TimeoutExpired):
