@@ -368,9 +368,7 @@ def answer(plates: Sequence[PlateRead]) -> PlateRead | None:
     the surer reading.
     """
     sure = [p for p in plates if not p.needs_review]
-    if not sure:
-        return None
-    return max(sorted(sure, key=lambda p: -p.confidence), key=_plate_area)
+    return max(sure, key=lambda p: (_plate_area(p), p.confidence), default=None)
 
 
 def _plate_area(plate: PlateRead) -> float:
