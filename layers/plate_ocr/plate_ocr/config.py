@@ -7,12 +7,18 @@ template parameters -> env vars.
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+logger = logging.getLogger(__name__)
+
+_PREFIX = "PLATE_OCR_"
 _REPO_MODELS = Path(__file__).resolve().parents[3] / "models"
 
 
@@ -24,7 +30,9 @@ def _default_model_dir() -> Path:
 class Settings(BaseSettings):
     """Typed, constrained configuration; see the README's configuration table."""
 
-    model_config = SettingsConfigDict(env_prefix="PLATE_OCR_", extra="ignore", frozen=True)
+    # extra="forbid" refuses a misspelt keyword (Settings(min_confidance=...)); the environment
+    # source reads only known names, so a misspelt variable is reported by unknown_variables().
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="forbid", frozen=True)
 
     log_level: str = Field(
         "INFO", validation_alias=AliasChoices("LOG_LEVEL", "PLATE_OCR_LOG_LEVEL")
@@ -123,7 +131,26 @@ class Settings(BaseSettings):
     enable_docs: bool = True
 
 
+def variable_names() -> frozenset[str]:
+    """Every environment variable a setting is read from (prefixed names and their aliases)."""
+    names: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [_PREFIX + name]
+        names.update(str(choice).upper() for choice in choices)
+    return frozenset(names)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``PLATE_OCR_*`` variables that name no setting (a typo is otherwise silently ignored)."""
+    known = variable_names()
+    return sorted(k for k in environ if k.upper().startswith(_PREFIX) and k.upper() not in known)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (cached: env vars are read once per cold start)."""
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        logger.warning("Ignored environment variables that name no setting: %s", ", ".join(unknown))
     return Settings()
