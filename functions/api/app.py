@@ -46,7 +46,7 @@ from plate_ocr.schema import (
 from plate_ocr.telemetry import result_metrics
 from plate_ocr.upload import (
     FIELD,
-    MAX_PARTS,
+    MAX_FRAMES,
     RAW_IMAGE_TYPES,
     Upload,
     decode_body,
@@ -56,7 +56,7 @@ from plate_ocr.upload import (
 RESULT_ID_PATTERN = r"^[0-9a-f]{32}$"
 
 #: The routes that take photos, and how many a form may carry there (the OpenAPI request body).
-PHOTO_ROUTES = (("/ocr/license-plate", MAX_PARTS), ("/anonymize", 1))
+PHOTO_ROUTES = (("/ocr/license-plate", MAX_FRAMES), ("/anonymize", 1))
 
 settings = get_settings()
 logger, tracer, metrics = telemetry.handler_observability("plate-ocr-api", settings.log_level)
@@ -289,7 +289,7 @@ def warmup() -> Response[str]:
     description=(
         f"Send multipart/form-data with `{FIELD}` (and optionally `dryRun=true` to validate the "
         f"upload without reading it), or a raw photo body ({', '.join(RAW_IMAGE_TYPES)}; "
-        f"`?dryRun=true` works there). Up to {MAX_PARTS} `{FIELD}` parts are photos of the same "
+        f"`?dryRun=true` works there). Up to {MAX_FRAMES} `{FIELD}` parts are photos of the same "
         "vehicle (a burst, all within the size limit of one photo): the answer is one plate, "
         "voted per character across them and weighted by confidence, with each photo's own "
         "reading in `frames`. Behind API Gateway a body reaches the function "

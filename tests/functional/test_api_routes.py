@@ -758,6 +758,31 @@ def test_a_dry_run_of_several_photos_checks_each(api, pipeline, invoke, photo, r
     assert recognizer.calls == 0
 
 
+def test_a_burst_of_the_most_photos_may_carry_dry_run_too(api, pipeline, invoke, recognizer):
+    from plate_ocr.upload import MAX_FRAMES
+
+    # dryRun and a client's own field are parts of the form, not photos: they do not count
+    # against the photos of a burst.
+    small = _png(32, 16)
+    extra = (("dryRun", b"true", None), ("client", b"gate-3", None))
+    response = invoke(api, _burst(small, MAX_FRAMES, *extra))
+
+    assert response["statusCode"] == 200, response["body"]
+    assert len(DryRunResponse.model_validate(json_body(response)).images) == MAX_FRAMES
+    assert recognizer.calls == 0
+
+
+def test_one_photo_more_than_a_burst_takes_is_refused_by_name(api, pipeline, invoke):
+    from plate_ocr.upload import MAX_FRAMES
+
+    response = invoke(api, _burst(_png(32, 16), MAX_FRAMES + 1, ("dryRun", b"true", None)))
+
+    assert response["statusCode"] == 400
+    body = json_body(response)
+    assert body["error"] == "too_many_files"
+    assert f"more than {MAX_FRAMES} 'image_file' parts" in body["message"]
+
+
 @pytest.mark.parametrize("dry_run", [False, True], ids=["read", "dry-run"])
 def test_a_bad_photo_among_several_is_named_in_the_error(api, pipeline, invoke, photo, dry_run):
     parts = [("image_file", photo, "a.jpg"), ("image_file", b"not a photo", "b.jpg")]

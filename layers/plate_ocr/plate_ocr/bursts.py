@@ -20,7 +20,7 @@ import json
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from plate_ocr.errors import InvalidManifestError
-from plate_ocr.upload import MAX_PARTS
+from plate_ocr.upload import MAX_FRAMES
 
 #: A folder of one vehicle's frames ends with this.
 FOLDER_SUFFIX = ".burst"
@@ -35,7 +35,7 @@ class BurstManifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    frames: list[str] = Field(min_length=1, max_length=MAX_PARTS)
+    frames: list[str] = Field(min_length=1, max_length=MAX_FRAMES)
 
     @field_validator("frames")
     @classmethod
@@ -77,6 +77,6 @@ def frame_keys(manifest_key: str, data: bytes) -> list[str]:
         manifest = BurstManifest.model_validate(json.loads(data))
     except (ValueError, ValidationError) as exc:
         raise InvalidManifestError(
-            f'The manifest must be {{"frames": [1 to {MAX_PARTS} file names in its folder]}}.'
+            f'The manifest must be {{"frames": [1 to {MAX_FRAMES} file names in its folder]}}.'
         ) from exc
     return [folder + name for name in manifest.frames]

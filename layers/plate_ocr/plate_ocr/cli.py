@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from plate_ocr.errors import PlateOcrError
 from plate_ocr.evaluate import DEGRADATIONS
-from plate_ocr.upload import MAX_PARTS
+from plate_ocr.upload import MAX_FRAMES
 
 if TYPE_CHECKING:
     from plate_ocr.pipeline import Pipeline
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument(
         "--vote",
         action="store_true",
-        help=f"the photos (up to {MAX_PARTS}) are frames of one vehicle: print one voted plate",
+        help=f"the photos (up to {MAX_FRAMES}) are frames of one vehicle: print one voted plate",
     )
     read.set_defaults(func=_cmd_read)
 
@@ -192,8 +192,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     """Entry point of the ``plate-ocr`` console script."""
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
-    if getattr(args, "vote", False) and len(args.photos) > MAX_PARTS:
-        parser.error(f"--vote reads at most {MAX_PARTS} photos of one vehicle")
+    if getattr(args, "vote", False) and len(args.photos) > MAX_FRAMES:
+        parser.error(f"--vote reads at most {MAX_FRAMES} photos of one vehicle")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -1,6 +1,6 @@
 """Takes the photos out of an HTTP request: multipart ``image_file`` parts or a raw image body.
 
-A form may carry up to :data:`MAX_PARTS` ``image_file`` parts: photos of the same vehicle, read
+A form may carry up to :data:`MAX_FRAMES` ``image_file`` parts: photos of the same vehicle, read
 together and voted into one plate (all of them within the byte limit of one photo).
 
 Multipart bodies go through python-multipart's streaming parser (what Starlette uses) in slices,
@@ -28,9 +28,10 @@ RAW_IMAGE_TYPES = tuple(t.value for t in ImageType)
 FIELD = "image_file"
 #: Room for the multipart framing (boundaries, part headers, a dryRun field) beyond the image.
 _MULTIPART_OVERHEAD = 64 * 1024
-#: Parts of a form: the photos (up to this many frames of one vehicle), dryRun, a client's extra
-#: fields.
-MAX_PARTS = 8
+#: ``image_file`` parts of a form: photos of one vehicle, voted into one plate.
+MAX_FRAMES = 8
+#: Parts of a form in all: the photos, dryRun and a few fields a client adds of its own (skipped).
+MAX_PARTS = MAX_FRAMES + 8
 #: Header bytes of one part (a browser writes about 100).
 MAX_PART_HEADER_BYTES = 8 * 1024
 #: Bytes of a field that is not the photo (dryRun is 4 or 5).
@@ -40,7 +41,7 @@ MAX_CONTENT_TYPE_BYTES = 1024
 #: Body bytes handed to the parser at a time, with a deadline check between slices.
 _FEED_BYTES = 64 * 1024
 
-__all__ = ["BadRequestError", "FormPart", "Upload", "read_upload"]
+__all__ = ["MAX_FRAMES", "BadRequestError", "FormPart", "Upload", "read_upload"]
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,12 @@ class _Form:
 
     def on_part_end(self) -> None:
         if self._name == FIELD:
+            if len(self.files) == MAX_FRAMES:
+                raise BadRequestError(
+                    f"The form has more than {MAX_FRAMES} '{FIELD}' parts "
+                    "(photos of one vehicle).",
+                    "too_many_files",
+                )
             self.files.append((bytes(self._data), self._filename))
         elif self._name == "dryRun":
             self.dry_run = dry_run_flag(self._data.decode("utf-8", "replace"))
