@@ -268,8 +268,7 @@ class _Form:
         if self._name == FIELD:
             if len(self.files) == MAX_FRAMES:
                 raise BadRequestError(
-                    f"The form has more than {MAX_FRAMES} '{FIELD}' parts "
-                    "(photos of one vehicle).",
+                    f"The form has more than {MAX_FRAMES} '{FIELD}' parts (photos of one vehicle).",
                     "too_many_files",
                 )
             self.files.append((bytes(self._data), self._filename))
