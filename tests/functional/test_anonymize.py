@@ -93,6 +93,21 @@ def test_a_bad_photo_gets_the_same_4xx_as_a_read(api, pipeline, invoke):
     assert (response["statusCode"], json_body(response)["error"]) == (400, "invalid_image")
 
 
+@pytest.mark.parametrize("size", [(70_000, 4), (4, 70_000)], ids=["wide", "tall"])
+def test_a_photo_too_long_for_jpeg_is_refused_as_too_large(api, pipeline, invoke, size):
+    # A read takes it (no plate); JPEG cannot hold a side over 65,500 px (OpenCV's limit), and
+    # that was a 500.
+    width, height = size
+    ok, png = cv2.imencode(".png", np.full((height, width, 3), 200, np.uint8))
+    assert ok
+    event = with_body(load_event("api-post-anonymize"), png.tobytes(), "image/png")
+
+    response = invoke(api, event)
+
+    assert (response["statusCode"], json_body(response)["error"]) == (413, "image_too_large")
+    assert "65500" in json_body(response)["message"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not MANIFEST.is_file(), reason="../shared/datasets/kr-plates is absent")
 def test_after_blurring_our_own_reader_reads_no_plate_back():

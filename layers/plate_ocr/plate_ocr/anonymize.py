@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plate_ocr.engines import Locator
+from plate_ocr.errors import ImageTooLargeError
 from plate_ocr.imaging import decode_image
 from plate_ocr.quality import plate_size
 from plate_ocr.results import Quad
@@ -30,6 +31,8 @@ MARGIN = 0.25
 CELL = 1 / 3
 MIN_CELL = 4
 JPEG_QUALITY = 90
+#: The longest side OpenCV writes as JPEG (the format's own limit is 65,535).
+MAX_JPEG_SIDE = 65_500
 
 
 @dataclass(frozen=True)
@@ -53,15 +56,21 @@ def anonymize(
     encodes the result as JPEG.
 
     Raises:
-        InvalidImageError, ImageTooLargeError, ...: as :func:`plate_ocr.imaging.decode_image`.
+        InvalidImageError, ImageTooLargeError, ...: as :func:`plate_ocr.imaging.decode_image`;
+        ImageTooLargeError too for a side JPEG cannot hold (over :data:`MAX_JPEG_SIDE` pixels).
     """
     import cv2
 
     image = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    if max(image.shape[:2]) > MAX_JPEG_SIDE:
+        raise ImageTooLargeError(
+            f"The photo is {image.shape[1]}x{image.shape[0]} pixels; a JPEG holds at most "
+            f"{MAX_JPEG_SIDE} pixels a side."
+        )
     boxes = [region.box for finder in finders for region in finder.locate(image)]
     covered = cover_plates(image, boxes)
     ok, encoded = cv2.imencode(".jpg", covered, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:  # pragma: no cover - OpenCV encodes any 8-bit BGR image
+    if not ok:  # pragma: no cover - OpenCV encodes any 8-bit BGR image within MAX_JPEG_SIDE
         raise RuntimeError("JPEG encoding failed")
     height, width = covered.shape[:2]
     return Anonymized(bytes(encoded), len(boxes), width, height)
