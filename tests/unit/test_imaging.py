@@ -325,3 +325,26 @@ def test_bmp_and_tiff_are_checked_from_their_headers_before_decoding(data, error
 def test_a_gif_is_refused_with_the_reason():
     with pytest.raises(UnsupportedMediaTypeError, match="256 colours"):
         inspect_image(encode(Image.new("P", (16, 16)), "GIF"), **LIMITS)
+
+
+def _float_tiff(values: np.ndarray, mode: str) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(values, mode=mode).save(out, "TIFF")
+    return out.getvalue()
+
+
+def test_a_32_bit_tiff_is_scaled_over_the_whole_image_not_per_band():
+    # A 600-row gradient spans several decoding bands; each band used to get its own min-max
+    # stretch, which turned the gradient into a sawtooth.
+    column = (np.arange(600, dtype=np.float32) / 600.0)[:, None]
+    image = decode_image(_float_tiff(np.repeat(column, 40, axis=1), "F"), **LIMITS)
+    rows = image[:, 0, 0].astype(int)
+    assert np.all(np.diff(rows) >= 0)  # no step down anywhere
+    assert abs(rows[300] - 128) <= 1  # 0.5 of 0-1 is mid-grey
+
+
+def test_a_uniform_float_tiff_keeps_its_grey_and_integers_in_0_255_keep_their_values():
+    grey = decode_image(_float_tiff(np.full((300, 40), 0.5, np.float32), "F"), **LIMITS)
+    assert set(np.unique(grey)) == {128}
+    ints = decode_image(_float_tiff(np.full((300, 40), 77, np.int32), "I"), **LIMITS)
+    assert set(np.unique(ints)) == {77}

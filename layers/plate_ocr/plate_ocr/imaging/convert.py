@@ -95,18 +95,36 @@ def _opencv_bands(data: bytes, fmt: str) -> tuple[Shape, Iterator[npt.NDArray[np
     shape = (int(decoded.shape[0]), int(decoded.shape[1]), 3)
     if decoded.dtype == np.uint8 and decoded.ndim == 3 and decoded.shape[2] == 3:
         return shape, iter([decoded])
+    if decoded.dtype not in (np.uint8, np.uint16):
+        # Scaled over the whole image: per band, each band would get its own range.
+        decoded = _scale_to_uint8(decoded)
     return shape, (to_bgr8(decoded[top : top + BAND_ROWS]) for top in range(0, shape[0], BAND_ROWS))
 
 
+def _scale_to_uint8(image: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
+    """A float or 32-bit image (TIFF) as 8 bits: floats in 0-1 and integers in 0-255 keep their
+    meaning (x 255, as is); other ranges are stretched from their minimum to their maximum."""
+    import numpy as np
+
+    values = np.nan_to_num(image.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = float(values.min()), float(values.max())
+    floating = np.issubdtype(image.dtype, np.floating)
+    if floating and low >= 0.0 and high <= 1.0:
+        values = values * 255.0
+    elif not (low >= 0.0 and high <= 255.0):
+        values = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
 def to_bgr8(image: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
-    """An OpenCV-decoded array (grey, BGR or BGRA; 8 or 16 bits) as 8-bit BGR."""
+    """An OpenCV-decoded array (grey, BGR or BGRA; 8, 16 or 32 bits) as 8-bit BGR."""
     import cv2
     import numpy as np
 
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     elif image.dtype != np.uint8:
-        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        image = _scale_to_uint8(image)
     if image.ndim == 2 or image.shape[2] == 1:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     if image.shape[2] == 4:
