@@ -117,6 +117,7 @@ def collect(
     """
     import cv2
 
+    from plate_ocr.config import get_settings
     from plate_ocr.evaluate import degrade
     from plate_ocr.locate import finder_chain
     from plate_ocr.locate.detector import PlateDetector
@@ -124,7 +125,7 @@ def collect(
     from plate_ocr.pipeline import Bar, plate_from_reading, reframe
     from plate_ocr.recognizer import PlateRecognizer
 
-    finders = finder_chain(PlateDetector(models))
+    finders = finder_chain(PlateDetector(models), get_settings().max_regions)
     finders = finders if chain else finders[:1]
     recognizer = PlateRecognizer(models)
     recorder = _Recorder()

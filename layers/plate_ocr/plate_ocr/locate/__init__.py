@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, overload
 
+from plate_ocr.config import Settings
 from plate_ocr.engines import Locator, PlateRegion
 from plate_ocr.locate.geometry import rectify
 from plate_ocr.results import Quad
@@ -31,8 +32,11 @@ if TYPE_CHECKING:
 
 __all__ = ["CloseFinder", "CropFinder", "PlateFinder", "finder_chain"]
 
+#: Regions a finder returns unless told (``PLATE_OCR_MAX_REGIONS`` reaches it through the pipeline).
+MAX_REGIONS: int = Settings.model_fields["max_regions"].default
 
-def finder_chain(detector: PlateDetector, max_regions: int = 8) -> list[Locator]:
+
+def finder_chain(detector: PlateDetector, max_regions: int) -> list[Locator]:
     """The finders the pipeline asks, in order: the next only while no confident plate is read.
 
     On the dev split (first-round detector) the close look read one more scene and the crop look
@@ -49,7 +53,9 @@ def finder_chain(detector: PlateDetector, max_regions: int = 8) -> list[Locator]
 class _DetectorFinder:
     """What both finders share: the detector, their limits, and turning detections into regions."""
 
-    def __init__(self, detector: PlateDetector, *, max_regions: int = 8, crop_height: int = 64):
+    def __init__(
+        self, detector: PlateDetector, *, max_regions: int = MAX_REGIONS, crop_height: int = 64
+    ):
         self.detector = detector
         self.max_regions = max_regions
         self.crop_height = crop_height
