@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import jmespath_utils
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -29,7 +30,7 @@ from api.resolver import IsolatedRestResolver
 from plate_ocr import deadline, imaging, lifecycle, storage, telemetry
 from plate_ocr.anonymize import anonymize
 from plate_ocr.config import get_settings
-from plate_ocr.errors import BadRequestError, PlateOcrError
+from plate_ocr.errors import SECURITY_HEADERS, BadRequestError, PlateOcrError
 from plate_ocr.formats import ImageFormat
 from plate_ocr.imaging.pool import get_pool
 from plate_ocr.schema import (
@@ -81,14 +82,6 @@ def _mark_route_reached(resolver: IsolatedRestResolver, next_middleware: NextMid
 
 
 app.use(middlewares=[_mark_route_reached])
-
-#: Sent with every response (API Gateway's own error responses send them too: template.yaml).
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-    "Referrer-Policy": "no-referrer",
-}
 
 
 def _error(
@@ -294,7 +287,8 @@ def warmup() -> Response[str]:
         "voted per character across them and weighted by confidence, with each photo's own "
         "reading in `frames`. Behind API Gateway a body reaches the function "
         "base64-encoded within Lambda's 6 MB payload limit, so send photos up to about 4 MB "
-        "here and larger ones (up to 10 MB) through POST /uploads."
+        f"here and larger ones (up to {settings.max_image_bytes / 2**20:g} MB) through "
+        "POST /uploads."
     ),
     tags=["ocr"],
     responses={
@@ -410,11 +404,9 @@ def _inspect(photo: bytes, index: int, count: int) -> ImageInfoModel:
         )
     except PlateOcrError as exc:
         raise exc.about_photo(index, count) if count > 1 else exc from None
+    width, height = info.upright_size
     return ImageInfoModel(
-        format=ImageFormat(info.format),
-        width=info.width,
-        height=info.height,
-        size_bytes=info.size_bytes,
+        format=ImageFormat(info.format), width=width, height=height, size_bytes=info.size_bytes
     )
 
 
@@ -478,16 +470,28 @@ _ANSWER_MARGIN_SECONDS = 1.0
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # The whole request (parsing, decoding, reading) runs under TIMEOUT_SECONDS: plate_ocr.deadline.
-    seconds = min(
-        settings.timeout_seconds,
-        max(0.1, context.get_remaining_time_in_millis() / 1000.0 - _ANSWER_MARGIN_SECONDS),
+    # The Logger's keys (set by inject_lambda_context) are process-wide, and the local server runs
+    # requests in parallel threads: the same keys per thread (a context variable) win over them.
+    logger.thread_safe_append_keys(
+        correlation_id=jmespath_utils.query(
+            envelope=correlation_paths.API_GATEWAY_REST, data=event
+        ),
+        function_request_id=context.aws_request_id,
     )
-    with deadline.limit(seconds):
-        response = app.resolve(event, context)
-    add_security_headers(response)
-    logger.info("invocation done", extra={"peak_rss_mb": round(telemetry.peak_rss_mb(), 1)})
-    return response
+    try:
+        # The whole request (parsing, decoding, reading) runs under TIMEOUT_SECONDS:
+        # plate_ocr.deadline.
+        seconds = min(
+            settings.timeout_seconds,
+            max(0.1, context.get_remaining_time_in_millis() / 1000.0 - _ANSWER_MARGIN_SECONDS),
+        )
+        with deadline.limit(seconds):
+            response = app.resolve(event, context)
+        add_security_headers(response)
+        logger.info("invocation done", extra={"peak_rss_mb": round(telemetry.peak_rss_mb(), 1)})
+        return response
+    finally:
+        logger.thread_safe_clear_keys()
 
 
 def add_security_headers(response: dict[str, Any]) -> None:

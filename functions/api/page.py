@@ -29,7 +29,12 @@ def page(base_path: str, presigned: bool, settings: Settings) -> str:
     """The web page, told by the server what it may send where: the largest photo it may post
     straight to the API, whether a presigned upload exists for larger ones, the accepted types."""
     direct = min(settings.direct_upload_bytes or settings.max_image_bytes, settings.max_image_bytes)
-    limits = {"direct": direct, "max": settings.max_image_bytes, "presigned": presigned}
+    limits = {
+        "direct": direct,
+        "max": settings.max_image_bytes,
+        "pixels": settings.max_image_pixels,
+        "presigned": presigned,
+    }
     values = {
         "{{API_BASE}}": base_path,
         "{{UPLOAD_LIMITS}}": html.escape(json.dumps(limits), quote=True),

@@ -171,6 +171,29 @@ def test_dry_run_works_as_a_query_parameter_on_raw_bodies(api, pipeline, invoke,
     assert recognizer.calls == 0
 
 
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_a_dry_run_reports_the_size_a_read_reports(api, pipeline, invoke, orientation):
+    from PIL import Image
+
+    # GIVEN a 160x60 JPEG whose EXIF says how to turn it upright
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    Image.new("RGB", (160, 60), (200, 200, 200)).save(out, "JPEG", exif=exif.tobytes())
+    event = with_body(load_event("api-post-ocr-jpeg"), out.getvalue(), "image/jpeg")
+
+    # WHEN it is checked and when it is read
+    read = json_body(invoke(api, event))
+    event["queryStringParameters"] = {"dryRun": "true"}
+    event["multiValueQueryStringParameters"] = {"dryRun": ["true"]}
+    checked = json_body(invoke(api, event))["image"]
+
+    # THEN both give the upright size (a quarter turn for orientations 5-8)
+    upright = (60, 160) if orientation in (6, 8) else (160, 60)
+    assert (read["image_width"], read["image_height"]) == upright
+    assert (checked["width"], checked["height"]) == upright
+
+
 def test_dry_run_needs_no_model(api, invoke, monkeypatch):
     # GIVEN a process whose models cannot load
     broken = BrokenPipelineFactory()
@@ -216,7 +239,7 @@ BAD_REQUESTS = [
         _multipart([("image_file", _png(), f"{i}.png") for i in range(9)]),
         "multipart",
         400,
-        "invalid_multipart",
+        "too_many_files",
         id="nine-photos",
     ),
     pytest.param(
@@ -818,7 +841,17 @@ def test_the_page_learns_its_upload_limits_and_types_from_the_server(
     local = invoke(api, load_event("api-get-index"))["body"]
 
     # THEN the page knows where each photo may go, and which types it may pick
-    assert limits(deployed) == {"direct": 4 * 2**20, "max": 10 * 2**20, "presigned": True}
-    assert limits(local) == {"direct": 10 * 2**20, "max": 10 * 2**20, "presigned": False}
+    assert limits(deployed) == {
+        "direct": 4 * 2**20,
+        "max": 10 * 2**20,
+        "pixels": 40_000_000,
+        "presigned": True,
+    }
+    assert limits(local) == {
+        "direct": 10 * 2**20,
+        "max": 10 * 2**20,
+        "pixels": 40_000_000,
+        "presigned": False,
+    }
     assert f'accept="{formats.accept_list()}"' in local
     assert "JPEG · PNG · WebP · BMP · TIFF · HEIC/HEIF · AVIF, 최대 10MB" in local

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -232,10 +233,25 @@ def test_api_gateway_errors_send_the_security_headers(template):
         "x-amazon-apigateway-gateway-responses"
     ]
 
+    from plate_ocr.errors import SECURITY_HEADERS
+
+    # The policy is left out: a static header value is quoted in single quotes, which the policy
+    # holds, and a JSON error body is never rendered.
+    expected = {
+        f"gatewayresponse.header.{name}": f"'{value}'"
+        for name, value in SECURITY_HEADERS.items()
+        if name != "Content-Security-Policy"
+    }
     for response in responses.values():
         parameters = response["responseParameters"]
-        assert parameters["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
-        assert parameters["gatewayresponse.header.X-Frame-Options"] == "'DENY'"
+        assert {k: v for k, v in parameters.items() if k in expected} == expected
+        # The API's error shape: {error, message, request_id}.
+        body = json.loads(
+            response["responseTemplates"]["application/json"].replace(
+                "$context.error.messageString", '"text"'
+            )
+        )
+        assert set(body) == {"error", "message", "request_id"}
 
 
 # --- issue 13: blurred copies, events -----------------------------------------------------------
@@ -272,3 +288,32 @@ def test_the_batch_may_put_events_on_the_one_bus_the_parameter_names(template):
     assert template["Parameters"]["EventBusName"]["Default"] == "default"
     environment = template["Globals"]["Function"]["Environment"]["Variables"]
     assert environment["PLATE_OCR_EVENT_BUS_NAME"] == {"Ref": "EventBusName"}
+
+
+def test_the_bucket_prefixes_are_the_settings_everywhere_the_template_names_them(template):
+    # The prefixes live in plate_ocr.config; the template repeats them in the functions'
+    # environment, the lifecycle rules, the trigger's filter and the roles' resources, none of
+    # which can read the others. A prefix changed in one place only must fail here.
+    from plate_ocr.config import Settings
+
+    defaults = {
+        name: Settings.model_fields[f"{name}_prefix"].default
+        for name in ("incoming", "results", "anonymized")
+    }
+    environment = template["Globals"]["Function"]["Environment"]["Variables"]
+    for name, prefix in defaults.items():
+        assert environment[f"PLATE_OCR_{name.upper()}_PREFIX"] == prefix
+    bucket = template["Resources"]["PhotoBucket"]["Properties"]
+    rules = {r["Id"]: r["Prefix"] for r in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules == {
+        "ExpireIncomingPhotos": defaults["incoming"],
+        "ExpireResults": defaults["results"],
+        "ExpireAnonymizedCopies": defaults["anonymized"],
+    }
+    (trigger,) = bucket["NotificationConfiguration"]["QueueConfigurations"]
+    assert trigger["Filter"]["S3Key"]["Rules"] == [
+        {"Name": "prefix", "Value": defaults["incoming"]}
+    ]
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    object_prefixes = set(re.findall(r"-\$\{AWS::Region\}/([a-z]+/)\*", text))
+    assert object_prefixes == set(defaults.values())

@@ -415,7 +415,12 @@ def test_behind_api_gateway_a_large_photo_goes_through_a_presigned_upload(
     page.send("Page.reload")
     page.wait_for("document.readyState === 'complete'")
     limits = json.loads(page.evaluate("document.querySelector('meta[name=upload-limits]').content"))
-    assert limits == {"direct": 4 * 2**20, "max": 10 * 2**20, "presigned": True}
+    assert limits == {
+        "direct": 4 * 2**20,
+        "max": 10 * 2**20,
+        "pixels": 40_000_000,
+        "presigned": True,
+    }
 
     # AND S3's notification to the batch, played by a thread that waits for the upload
     def notify() -> None:

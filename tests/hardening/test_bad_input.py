@@ -228,6 +228,23 @@ CASES = {
         (400,),
         "missing_field",
     ),
+    # a body cut short: python-multipart takes it without complaint, and the last photo of a burst
+    # was silently dropped (or a one-photo form reported as having none)
+    "a-burst-cut-in-its-second-photo": Case(
+        lambda: form(
+            FormPart("image_file", jpeg(), "a.jpg"), FormPart("image_file", jpeg(), "b.jpg")
+        )[:-200],
+        MULTIPART,
+        (400,),
+        "invalid_multipart",
+    ),
+    "a-form-cut-before-its-closing-boundary": Case(
+        lambda: form(FormPart("image_file", jpeg(), "a.jpg"))[:-8],
+        MULTIPART,
+        (400,),
+        "invalid_multipart",
+    ),
+    "an-empty-multipart-body": Case(lambda: b"", MULTIPART, (400,), "invalid_multipart"),
     # several photos of one vehicle (issue 13): voted into one reading, up to 8
     "two-files": Case(
         lambda: form(
@@ -253,7 +270,7 @@ CASES = {
         lambda: form(*(FormPart("image_file", jpeg(), f"{i}.jpg") for i in range(9))),
         MULTIPART,
         (400,),
-        "invalid_multipart",
+        "too_many_files",
     ),
     "a-gif-among-two-files": Case(
         lambda: form(
@@ -330,11 +347,18 @@ CASES = {
 
 
 def _assert_error_json(reply: Reply, code: str | None) -> None:
-    assert reply.headers.get("Content-Type", "").startswith("application/json"), reply.headers
+    headers = {name.lower(): value for name, value in reply.headers.items()}
+    assert headers.get("content-type", "").startswith("application/json"), reply.headers
     body = reply.json()
     assert isinstance(body["error"], str) and body["error"]
     assert isinstance(body["message"], str) and body["message"]
     assert "Traceback" not in body["message"]
+    # The API's error shape and headers, whether the handler or the server itself refused.
+    assert isinstance(body["request_id"], str) and body["request_id"]
+    # API Gateway (here the local server) names the request in a header; a handler alone does not.
+    assert headers.get("x-amzn-requestid", body["request_id"]) == body["request_id"]
+    assert headers.get("x-content-type-options") == "nosniff", reply.headers
+    assert headers.get("x-frame-options") == "DENY", reply.headers
     if code is not None:
         assert body["error"] == code
 
@@ -470,6 +494,11 @@ RAW_REQUESTS = {
         b"Content-Length: lots\r\n\r\n",
         400,
     ),
+    "superscript-digit-content-length": (
+        b"POST /ocr/license-plate HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+        b"Content-Length: \xb2\r\n\r\nab",
+        400,
+    ),
     "negative-content-length": (
         b"POST /ocr/license-plate HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
         b"Content-Length: -5\r\n\r\n",
@@ -506,6 +535,21 @@ def test_malformed_http_is_refused_in_json_and_the_server_goes_on(server, photo,
 
     assert reply.status == status, reply.body[:300]
     _assert_error_json(reply, None)
+    assert reply.headers["X-Amzn-RequestId"] == reply.json()["request_id"]
+    _assert_answers_normally(server, photo)
+
+
+def test_a_client_that_sends_its_whole_body_first_reads_the_413(server, photo):
+    # urllib writes the body before it reads; a server that closed with the body unread reset
+    # the connection, and the client saw a broken pipe instead of the answer.
+    over = b"\xff\xd8\xff" + b"\x00" * (11 * 1024 * 1024)
+
+    reply = http(
+        f"{server.url}/ocr/license-plate", data=over, headers={"Content-Type": "image/jpeg"}
+    )
+
+    assert reply.status == 413
+    _assert_error_json(reply, "image_too_large")
     _assert_answers_normally(server, photo)
 
 
@@ -680,6 +724,8 @@ def test_connections_past_the_cap_get_a_503_at_once(api, pipeline, photo, monkey
             assert head.startswith(b"HTTP/1.1 503 ")
             assert b"Retry-After: 1" in head
             assert json.loads(body)["error"] == "service_unavailable"
+            assert json.loads(body)["request_id"]
+            assert b"X-Content-Type-Options: nosniff" in head
         finally:
             for sock in idle:
                 sock.close()

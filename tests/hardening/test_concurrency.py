@@ -15,8 +15,10 @@ import hashlib
 import http.client
 import io
 import json
+import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -140,6 +142,48 @@ def test_concurrent_reads_in_the_handler_never_see_each_others_request(api, pixe
         f"{READS / serialised:.0f}/s behind one lock"
     )
     assert problems == []
+
+
+class _JsonLines(logging.Handler):
+    """The logger's JSON lines, formatted in the thread that logs them (as its handler does)."""
+
+    def __init__(self, formatter: logging.Formatter) -> None:
+        super().__init__()
+        self.setFormatter(formatter)
+        self.lines: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = json.loads(self.format(record))
+        with self._lock:
+            self.lines.append(line)
+
+
+def test_concurrent_reads_log_under_their_own_request_id(api, pixel_pipeline):
+    # Powertools' Logger keys are process-wide: with the local server's parallel requests a
+    # request's log lines carried another request's correlation id (12 of 45 ids never appeared
+    # in a 3-client run).
+    photos = _photos()
+    capture = _JsonLines(api.logger.registered_formatter)
+    std_logger = api.logger._logger
+    std_logger.addHandler(capture)
+    sent: list[str] = []
+    lock = threading.Lock()
+
+    def read(k: int) -> list[str]:
+        event = _event(photos[k])
+        with lock:
+            sent.append(event["requestContext"]["requestId"])
+        api.lambda_handler(event, LambdaContext())
+        return []
+
+    try:
+        _hammer(read)
+    finally:
+        std_logger.removeHandler(capture)
+    done = [line for line in capture.lines if line.get("message") == "invocation done"]
+    assert Counter(line.get("correlation_id") for line in done) == Counter(sent)
+    assert all(line.get("function_request_id") for line in done)
 
 
 def test_concurrent_reads_over_the_local_server_never_see_each_others_request(

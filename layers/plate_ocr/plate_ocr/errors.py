@@ -8,6 +8,15 @@ from __future__ import annotations
 
 import copy
 
+#: Sent with every HTTP answer: the API's routes (functions/api/app.py), the local server's own
+#: refusals (plate_ocr.localserver) and, but for the policy, API Gateway's (template.yaml).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
 
 class PlateOcrError(Exception):
     """Base of every error plate_ocr raises on purpose."""

@@ -8,7 +8,8 @@ Requests are served in parallel, one thread each: the handler keeps each request
 thread (functions/api/resolver.py). The server caps open connections at :data:`MAX_CONNECTIONS`
 (more get 503 at once), gives a request :data:`REQUEST_DEADLINE_SECONDS` to arrive in full (a
 client that trickles its headers or body gets 408), refuses conflicting Content-Length headers and
-chunked bodies, and names each request's id in ``X-Amzn-RequestId``, as API Gateway does.
+chunked bodies, and names each request's id in ``X-Amzn-RequestId``, as API Gateway does. Its own
+refusals answer in the API's error shape, with a request id and the security headers.
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from plate_ocr.config import get_settings
+from plate_ocr.errors import SECURITY_HEADERS
+from plate_ocr.upload import max_body_bytes
+
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-#: Bigger bodies are refused before they are read (API Gateway's own limit is 10 MB).
-MAX_BODY_BYTES = 12 * 1024 * 1024
 STAGE = "local"
 #: Seconds a connection may stay silent (mid-request or idle between requests) before it closes.
 SOCKET_TIMEOUT_SECONDS = 60.0
@@ -45,6 +48,8 @@ ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
 #: Seconds a request has to arrive in full, from its first line (or the wait for it on a kept-alive
 #: connection) to the last byte of its body; the handler's own deadline (TIMEOUT_SECONDS) follows.
 REQUEST_DEADLINE_SECONDS = 30.0
+#: Body bytes read and dropped after a 413 so that the client reads the answer (larger: closed).
+DRAIN_BYTES = 64 * 1024 * 1024
 #: Open connections served at once; one thread each, so this also caps the server's threads.
 MAX_CONNECTIONS = 64
 #: Characters of a request line written to the access log (a request line may be 64 KB).
@@ -152,7 +157,15 @@ def response_parts(response: dict[str, Any]) -> tuple[int, list[tuple[str, str]]
     return status, headers, body
 
 
-def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseHTTPRequestHandler]:
+def make_request_handler(
+    handler: Handler, timeout_seconds: float, max_body: int | None = None
+) -> type[BaseHTTPRequestHandler]:
+    """Requests to ``handler``; bodies over ``max_body`` bytes are refused before they are read
+    (unset: the most the API takes, ``PLATE_OCR_MAX_IMAGE_BYTES`` and a form's framing)."""
+    body_limit = (
+        max_body if max_body is not None else max_body_bytes(get_settings().max_image_bytes)
+    )
+
     class _Request(BaseHTTPRequestHandler):
         server_version = "plate-ocr-local"
         protocol_version = "HTTP/1.1"
@@ -190,13 +203,17 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
             if length is None:
                 self.send_error(400, "Content-Length is not a whole number of bytes.")
                 return
-            if length > MAX_BODY_BYTES:
+            if length > body_limit:
+                request_id = str(uuid.uuid4())
                 self._send(
                     413,
-                    [("Content-Type", "application/json")],
-                    _error_body("image_too_large", f"The request is over {MAX_BODY_BYTES} bytes."),
+                    _refusal_headers(request_id),
+                    _error_body(
+                        "image_too_large", f"The request is over {body_limit} bytes.", request_id
+                    ),
                 )
                 self.close_connection = True
+                self._drain(length)
                 return
             try:
                 body = self.rfile.read(length) if length else None
@@ -224,9 +241,18 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
             except Exception:
                 # Like API Gateway when the function crashes: a 502 and the log has the cause.
                 logger.exception("handler failed")
-                status, headers = 502, [("Content-Type", "application/json")]
-                payload = _error_body("bad_gateway", "The handler failed.")
+                status, headers = 502, _refusal_headers(request_id)
+                payload = _error_body("bad_gateway", "The handler failed.", request_id)
             self._send(status, headers, payload)
+
+        def _drain(self, length: int) -> None:
+            # A client that writes its whole body before it reads (http.client, urllib) gets a
+            # reset instead of the 413 when the socket closes with its body unread; read and drop
+            # up to DRAIN_BYTES of it, within the request's deadline.
+            left = min(length, DRAIN_BYTES)
+            with contextlib.suppress(OSError, ValueError):
+                while left > 0 and (chunk := self.rfile.read1(min(left, 65536))):
+                    left -= len(chunk)
 
         def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
             self.send_response(status)
@@ -256,10 +282,11 @@ def make_request_handler(handler: Handler, timeout_seconds: float) -> type[BaseH
                 code, message = 405, f"Method {self.command!r} is not allowed."
             reason = self.responses.get(code, ("error",))[0]
             code_name = reason.lower().replace(" ", "_").replace("-", "_")
-            headers = [("Content-Type", "application/json")]
+            request_id = str(uuid.uuid4())
+            headers = _refusal_headers(request_id)
             if code == 405:
                 headers.append(("Allow", ALLOWED_METHODS))
-            self._send(code, headers, _error_body(code_name, message or reason))
+            self._send(code, headers, _error_body(code_name, message or reason, request_id))
 
         def log_message(self, format: str, *args: Any) -> None:
             logger.info("%s %s", self.address_string(), (format % args)[:_LOG_LINE_CHARS])
@@ -272,11 +299,22 @@ def _content_length(value: str | None) -> int | None:
     if value is None or not value.strip():
         return 0
     text = value.strip()
-    return int(text) if text.isdigit() else None
+    # isdigit() alone takes '²' and other Unicode digits, which int() refuses.
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
-def _error_body(code: str, message: str) -> bytes:
-    return json.dumps({"error": code, "message": message}).encode("utf-8")
+def _error_body(code: str, message: str, request_id: str) -> bytes:
+    """The API's error shape (plate_ocr.schema.ErrorBody)."""
+    return json.dumps({"error": code, "message": message, "request_id": request_id}).encode()
+
+
+def _refusal_headers(request_id: str) -> list[tuple[str, str]]:
+    """Headers of the server's own refusals: what the API's answers carry."""
+    return [
+        ("Content-Type", "application/json"),
+        *SECURITY_HEADERS.items(),
+        ("X-Amzn-RequestId", request_id),
+    ]
 
 
 class CappedThreadingServer(ThreadingHTTPServer):
@@ -295,11 +333,14 @@ class CappedThreadingServer(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
-            body = _error_body("service_unavailable", "Too many open connections; retry shortly.")
-            head = (
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                f"Retry-After: 1\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+            request_id = str(uuid.uuid4())
+            message = "Too many open connections; retry shortly."
+            body = _error_body("service_unavailable", message, request_id)
+            headers = [*_refusal_headers(request_id), ("Retry-After", "1"), ("Connection", "close")]
+            head = "HTTP/1.1 503 Service Unavailable\r\n" + "".join(
+                f"{name}: {value}\r\n" for name, value in headers
             )
+            head += f"Content-Length: {len(body)}\r\n\r\n"
             with contextlib.suppress(OSError):
                 request.sendall(head.encode("ascii") + body)
             self.shutdown_request(request)

@@ -181,8 +181,8 @@ class OcrResponse(ReadingModel):
 
 class ImageInfoModel(_Model):
     format: ImageFormat
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
+    width: int = Field(gt=0, description="Upright, as its EXIF orientation says (as a read).")
+    height: int = Field(gt=0, description="Upright, as its EXIF orientation says (as a read).")
     size_bytes: int = Field(gt=0)
 
 

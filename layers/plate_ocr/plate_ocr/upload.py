@@ -128,6 +128,11 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
+def max_body_bytes(max_bytes: int) -> int:
+    """The largest request body :func:`read_upload` takes for photos of ``max_bytes`` in all."""
+    return max_bytes + _MULTIPART_OVERHEAD
+
+
 def read_upload(
     body: bytes, content_type: str | None, *, max_bytes: int, dry_run_query: str | None = None
 ) -> Upload:
@@ -147,7 +152,7 @@ def read_upload(
     kind = media_type(content_type)
     dry_run = dry_run_flag(dry_run_query)
     if kind == "multipart/form-data":
-        if len(body) > max_bytes + _MULTIPART_OVERHEAD:
+        if len(body) > max_body_bytes(max_bytes):
             raise ImageTooLargeError(f"The request is over the limit of {max_bytes} bytes.")
         files, form_dry_run = _read_multipart(body, content_type or "")
         upload = Upload(
@@ -193,6 +198,7 @@ def _read_multipart(body: bytes, content_type: str) -> tuple[list[tuple[bytes, s
             "on_header_end": form.on_header_end,
             "on_part_data": form.on_part_data,
             "on_part_end": form.on_part_end,
+            "on_end": form.on_end,
         },
     )
     try:
@@ -202,6 +208,12 @@ def _read_multipart(body: bytes, content_type: str) -> tuple[list[tuple[bytes, s
         parser.finalize()
     except MultipartParseError as exc:
         raise BadRequestError("The multipart body cannot be parsed.", "invalid_multipart") from exc
+    if not form.complete:
+        # The parser takes a body cut short without complaint: its last part would be lost, or
+        # the form reported as having no photo.
+        raise BadRequestError(
+            "The multipart body ends before its closing boundary (cut short).", "invalid_multipart"
+        )
     if not form.files:
         raise BadRequestError(f"The form has no '{FIELD}' field.", "missing_field")
     return form.files, form.dry_run
@@ -214,6 +226,8 @@ class _Form:
         self.files: list[tuple[bytes, str | None]] = []
         self.dry_run = False
         self.parts = 0
+        #: The closing boundary was reached.
+        self.complete = False
         self._header_bytes = 0
         self._field = bytearray()
         self._value = bytearray()
@@ -275,6 +289,9 @@ class _Form:
         elif self._name == "dryRun":
             self.dry_run = dry_run_flag(self._data.decode("utf-8", "replace"))
         self._data = bytearray()
+
+    def on_end(self) -> None:
+        self.complete = True
 
 
 def _text(raw: bytes) -> str:

@@ -48,6 +48,14 @@ class ImageInfo:
     def media_type(self) -> str:
         return ImageFormat(self.format).media_type.value
 
+    @property
+    def upright_size(self) -> tuple[int, int]:
+        """Width and height once turned upright (what a read reports): EXIF orientations 5-8
+        turn the image a quarter."""
+        if 5 <= self.orientation <= 8:
+            return self.height, self.width
+        return self.width, self.height
+
 
 def sniff_format(data: bytes) -> str | None:
     """The image format from the magic bytes, or None when they name no image format we know."""
