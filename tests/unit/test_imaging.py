@@ -81,10 +81,24 @@ def test_exif_orientation_is_applied():
         (b"GIF89a" + b"\x00" * 20, UnsupportedMediaTypeError),
         (b"BM" + b"\x00" * 40, InvalidImageError),
         (b"II*\x00" + b"\x00" * 20, InvalidImageError),
+        (b"II+\x00\x08\x00\x00\x00" + b"\x00" * 20, UnsupportedMediaTypeError),
+        (b"MM\x00+\x00\x08\x00\x00" + b"\x00" * 20, UnsupportedMediaTypeError),
         (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 20, InvalidImageError),
         (b"\x00\x00\x00\x18ftypavif" + b"\x00" * 20, InvalidImageError),
     ],
-    ids=["empty", "one-byte", "text", "truncated-png", "gif", "bmp", "tiff", "heic", "avif"],
+    ids=[
+        "empty",
+        "one-byte",
+        "text",
+        "truncated-png",
+        "gif",
+        "bmp",
+        "tiff",
+        "bigtiff-intel",
+        "bigtiff-motorola",
+        "heic",
+        "avif",
+    ],
 )
 def test_bad_uploads_raise_typed_errors(data, error):
     with pytest.raises(error):

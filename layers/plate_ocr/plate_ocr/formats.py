@@ -91,6 +91,10 @@ REFUSED: dict[str, str] = {
         "GIF is not read: no camera or phone saves photos as GIF, and its 256 colours blur a "
         "plate's characters and colour. Send the original photo."
     ),
+    "bigtiff": (
+        "BigTIFF is not read: it is for files over 4 GB, far past the size limit; no camera "
+        "writes it. Send the photo as JPEG, or as a classic TIFF."
+    ),
 }
 
 

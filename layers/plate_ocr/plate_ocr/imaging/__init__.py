@@ -71,6 +71,8 @@ def sniff_format(data: bytes) -> str | None:
         return ImageFormat.BMP
     if data[:4] in (b"II*\x00", b"MM\x00*"):
         return ImageFormat.TIFF
+    if data[:4] in (b"II+\x00", b"MM\x00+"):
+        return "bigtiff"
     if data[4:8] == b"ftyp":
         return _bmff_format(data)
     return None
