@@ -27,6 +27,7 @@ from plate_ocr.upload import FormPart, encode_multipart
 from tests.support.bombs import progressive_jpeg_within_limits
 from tests.support.calibration import weakest_char
 from tests.support.fakes import FakeLocator
+from tests.support.frames import distinct_copies
 
 ORIGINAL_FIELDS = ("success", "plate_number", "confidence", "stage", "elapsed_sec")
 
@@ -727,7 +728,8 @@ class SequenceRecognizer:
 
 
 def _burst(photo: bytes, count: int, *extra: tuple[str, bytes, str | None]) -> dict[str, Any]:
-    parts = [("image_file", photo, f"frame-{i}.jpg") for i in range(count)]
+    frames = distinct_copies(photo, count)
+    parts = [("image_file", frames[i], f"frame-{i}.jpg") for i in range(count)]
     body = _multipart([*parts, *extra])
     return with_body(
         load_event("api-post-ocr-multipart"), body, "multipart/form-data; boundary=b0undary"

@@ -13,6 +13,7 @@ from plate_ocr import lifecycle
 from plate_ocr.batch import parse_notification
 from plate_ocr.schema import BatchResult
 from plate_ocr.storage import result_key
+from tests.support.frames import distinct_copies
 
 KEYS = ["incoming/cars/plate.jpg", "incoming/주차장/차량 1.jpg"]
 
@@ -275,8 +276,8 @@ def test_a_burst_folder_is_read_whole_when_its_manifest_arrives(
 ):
     # GIVEN three frames of one car in a .burst/ folder
     frames = [f"{BURST}{i}.jpg" for i in range(3)]
-    for key in frames:
-        aws.put_object(Bucket=BUCKET, Key=key, Body=photo, ContentType="image/jpeg")
+    for key, body in zip(frames, distinct_copies(photo, 3), strict=True):
+        aws.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="image/jpeg")
 
     # WHEN their notifications arrive, nothing is read yet
     assert invoke(batch_app, batch_event(frames)) == {"batchItemFailures": []}

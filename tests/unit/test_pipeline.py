@@ -12,6 +12,7 @@ from plate_ocr.quality import Quality, QualityIssue
 from plate_ocr.results import Stage, Stage2Status
 from tests.support.calibration import weakest_char
 from tests.support.fakes import BOX, FakeFallback, FakeLocator, FakeRecognizer, reading
+from tests.support.frames import distinct_copies
 
 #: The fakes' crops are flat grey, which plate_ocr.quality calls blurred: the low-quality bar is
 #: set to the plain one here and has tests of its own (``Bar``).
@@ -185,7 +186,7 @@ def test_a_voted_plate_is_held_to_its_best_frames_quality(png_bytes):
         [FakeLocator(1)], FakeRecognizer(readings=readings), weakest_char, settings=GATED
     )
 
-    result = pipeline.read_frames([png_bytes] * 3, use_fallback=False)
+    result = pipeline.read_frames(distinct_copies(png_bytes, 3), use_fallback=False)
 
     assert result.plates[0].quality is Quality.LOW
     assert not result.success and result.plates[0].needs_review
@@ -363,7 +364,7 @@ def test_several_photos_of_one_vehicle_answer_one_voted_plate(png_bytes):
     )
 
     # WHEN they are read together
-    result = pipeline.read_frames([png_bytes] * 3, ["a.jpg", "b.jpg", None])
+    result = pipeline.read_frames(distinct_copies(png_bytes, 3), ["a.jpg", "b.jpg", None])
 
     # THEN the answer is the plate each character's majority read, and each frame is listed
     assert result.success and result.plate_number == "12가3456"
@@ -378,13 +379,31 @@ def test_several_photos_of_one_vehicle_answer_one_voted_plate(png_bytes):
     assert result.plates[0].char_confidences[1].confidence == pytest.approx(2 / 3, abs=1e-3)
 
 
+def test_a_photo_sent_several_times_votes_once(png_bytes):
+    # GIVEN one photo whose reading is unsure (0.4), sent three times as a burst (or named three
+    # times in a batch manifest)
+    alone, _ = make([reading("12가3456", 0.4)])
+    single = alone.read(png_bytes, use_fallback=False)
+    pipeline, _ = make([reading("12가3456", 0.4)] * 3)
+
+    # WHEN the copies are read together
+    result = pipeline.read_frames([png_bytes] * 3, use_fallback=False)
+
+    # THEN they are one ballot: as unsure as the photo alone (three agreeing copies made 0.78,
+    # a success), read once, and each copy is still listed as a frame
+    assert not result.success and result.plates[0].needs_review
+    assert result.plates[0].confidence == pytest.approx(single.plates[0].confidence)
+    assert (result.vote.frames, result.vote.voters, result.vote.agreeing) == (3, 1, 1)
+    assert len(result.frames) == 3 and pipeline.recognizer.calls == 1
+
+
 def test_a_voted_plate_below_the_threshold_asks_stage_two_once(png_bytes):
     fallback = FakeFallback(
         FallbackAnswer(status=Stage2Status.OK, plate_number="34나5678", confidence=0.9)
     )
     pipeline, _ = make([reading("12가3456", 0.3), reading("12가3458", 0.2)], fallback=fallback)
 
-    result = pipeline.read_frames([png_bytes] * 2)
+    result = pipeline.read_frames(distinct_copies(png_bytes, 2))
 
     assert fallback.calls == 1
     assert result.stage is Stage.STAGE2 and result.plate_number == "34나5678"
@@ -396,7 +415,7 @@ def test_a_voted_plate_below_the_threshold_asks_stage_two_once(png_bytes):
 def test_frames_without_any_plate_fail_like_one_photo_does(png_bytes):
     pipeline, _ = make([None, None])
 
-    result = pipeline.read_frames([png_bytes] * 2, use_fallback=False)
+    result = pipeline.read_frames(distinct_copies(png_bytes, 2), use_fallback=False)
 
     assert not result.success and result.plate_number is None and result.plates == ()
     assert result.vote.best_frame is None and len(result.frames) == 2

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
+from pydantic import ValidationError
+
 from plate_ocr.errors import PlateOcrError
 from plate_ocr.evaluate import DEGRADATIONS
 from plate_ocr.upload import MAX_FRAMES
@@ -26,22 +28,25 @@ PROGRESS_MIN_ITEMS = 4
 
 
 def progress(items: Sequence[T], stream: TextIO, label: str = "") -> Iterator[T]:
-    """Yields items while drawing a one-line progress bar on ``stream`` (stderr)."""
+    """Yields items while drawing a one-line progress bar on ``stream`` (stderr); where the stream
+    is no terminal (a log file, a pipe), one line at the end instead."""
     total = len(items)
     if total < PROGRESS_MIN_ITEMS:
         yield from items
         return
     width = 30
+    live = stream.isatty()
     started = time.perf_counter()
     for index, item in enumerate(items):
         yield item
         done = index + 1
         filled = width * done // total
         rate = done / max(time.perf_counter() - started, 1e-9)
-        stream.write(
-            f"\r{label}[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:.1f}/s"
-        )
-        stream.flush()
+        if live or done == total:
+            stream.write(
+                f"\r{label}[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:.1f}/s"
+            )
+            stream.flush()
     stream.write("\n")
 
 
@@ -64,7 +69,8 @@ def _cmd_read(args: argparse.Namespace) -> int:
             failures += 1
             record.update({"error": "unreadable_file", "message": exc.strerror or str(exc)})
         print(json.dumps(record, ensure_ascii=False), flush=True)
-    return 1 if failures == len(args.photos) else 0
+    # A photo with no plate was read; one that could not be read at all is a failure.
+    return 1 if failures else 0
 
 
 def _read_vote(pipeline: Pipeline, args: argparse.Namespace) -> int:
@@ -89,10 +95,22 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from plate_ocr import lifecycle
     from plate_ocr.evaluate import Tally, load_manifest, measure
 
-    samples = load_manifest(Path(args.manifest), split=args.split, limit=args.limit)
-    if not samples:
-        print(f"no rows in {args.manifest} for split {args.split!r}", file=sys.stderr)
+    try:
+        samples = load_manifest(Path(args.manifest), split=args.split, limit=args.limit)
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        print(f"plate-ocr eval: cannot read the manifest {args.manifest}: {exc}", file=sys.stderr)
         return 2
+    if not samples:
+        which = f"for split {args.split!r}" if args.split else "(it has no rows)"
+        print(f"no rows in {args.manifest} {which}", file=sys.stderr)
+        return 2
+    errors_file = None
+    if args.errors:
+        try:  # before any photo is read: a bad path must not cost the whole run
+            errors_file = open(args.errors, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            print(f"plate-ocr eval: cannot write {args.errors}: {exc}", file=sys.stderr)
+            return 2
     pipeline = lifecycle.get_pipeline()
     tally = Tally()
     label = f"eval{'/' + args.degrade if args.degrade else ''} "
@@ -101,11 +119,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     summary = tally.summary()
     _print_table(summary, sys.stdout)
-    if args.errors:
-        with open(args.errors, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
+    if errors_file is not None:
+        with errors_file:
+            writer = csv.writer(errors_file)
             writer.writerow(["path", "label", "read", "confidence"])
             writer.writerows(tally.misreads())
+    unread = {k: n for k, n in summary["stage_counts"].items() if k.startswith("error:")}
+    if unread:
+        print(
+            f"plate-ocr eval: {sum(unread.values())} photo(s) could not be read and count as "
+            f"misreads: {unread}",
+            file=sys.stderr,
+        )
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 
@@ -136,13 +161,38 @@ def _print_table(summary: dict[str, Any], out: TextIO) -> None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from plate_ocr.localserver import serve
 
-    serve(host=args.host, port=args.port)
+    try:
+        serve(host=args.host, port=args.port)
+    except OSError as exc:  # the port is taken, the host unknown, ...
+        print(f"plate-ocr serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _count(text: str) -> int:
+    """A whole number of at least 1 (argparse type)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return value
+
+
+def _port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535 (argparse type)."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is no port (0-65535)")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="plate-ocr", description="Read South Korean licence plates from photos."
+        prog="plate-ocr",
+        description="Read South Korean licence plates from photos.",
+        epilog=(
+            "Exit status: 0 done (a photo without a plate was still read); 1 a photo could not "
+            "be read (its line says why); 2 a usage or setup error; 3 the models cannot load."
+        ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     # -v also after the subcommand (plate-ocr read PHOTO -v); SUPPRESS keeps a -v given before it.
@@ -169,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--manifest", required=True, help="CSV with path,label,kind,plate_type,split")
     ev.add_argument("--split", default=None, help="only rows of this split (e.g. val)")
-    ev.add_argument("--limit", type=int, default=None, help="only the first N rows")
+    ev.add_argument("--limit", type=_count, default=None, help="only the first N rows")
     ev.add_argument("--errors", default=None, metavar="FILE", help="write misreads as CSV")
     ev.add_argument(
         "--degrade",
@@ -183,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", parents=[verbose], help="the API on a local HTTP server (no Docker)"
     )
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--port", type=_port, default=3000, help="0: any free port")
     serve.set_defaults(func=_cmd_serve)
     return parser
 
@@ -201,6 +251,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
+    except ValidationError as exc:  # a PLATE_OCR_ variable that is no valid value
+        print(f"plate-ocr: invalid setting: {exc}", file=sys.stderr)
+        return 2
     except PlateOcrError as exc:
         print(json.dumps({"error": exc.code, "message": str(exc)}, ensure_ascii=False))
         return 3

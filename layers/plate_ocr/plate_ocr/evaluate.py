@@ -51,7 +51,8 @@ def load_manifest(
     Raises:
         ValueError: a required column is missing.
     """
-    with manifest.open(newline="", encoding="utf-8") as fh:
+    # utf-8-sig: a manifest saved by a spreadsheet starts with a byte-order mark.
+    with manifest.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

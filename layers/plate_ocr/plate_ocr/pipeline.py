@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -167,13 +168,23 @@ class Pipeline:
         """
         started = time.perf_counter()
         frames: list[FrameReading] = []
+        ballots = []
+        # A photo sent twice is one photo: read once, and one ballot (two identical ballots would
+        # count as two independent agreeing frames and inflate the vote's confidence).
+        seen: dict[bytes, OcrResult] = {}
         for i, photo in enumerate(photos):
+            digest = hashlib.sha256(photo).digest()
+            repeated = digest in seen
             try:
-                result = self.read(photo, use_fallback=False)
+                result = seen[digest] if repeated else self.read(photo, use_fallback=False)
             except PlateOcrError as exc:
                 raise exc.about_photo(i, len(photos)) from exc
-            frames.append(FrameReading(i, names[i] if i < len(names) else None, result))
-        voted = vote([_ballot(f) for f in frames if f.result.plates])
+            seen[digest] = result
+            frame = FrameReading(i, names[i] if i < len(names) else None, result)
+            frames.append(frame)
+            if result.plates and not repeated:
+                ballots.append(_ballot(frame))
+        voted = vote(ballots)
         plate = self._voted_plate(voted, frames) if voted is not None else None
         chosen = voted.best_frame if voted is not None else 0
         width, height = frames[chosen].result.image_width, frames[chosen].result.image_height
