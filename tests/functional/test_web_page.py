@@ -227,6 +227,30 @@ def test_an_unsure_reading_is_shown_as_needing_review_never_as_a_result(
     assert len(labels) == 1
 
 
+def test_a_stage_two_answer_leaves_the_unsure_reading_drawn_as_unsure(
+    server, browser, recognizer, fallback
+):
+    from plate_ocr.engines import FallbackAnswer
+    from plate_ocr.results import Stage2Status
+
+    # GIVEN an unsure stage-1 reading (0.42) and a stage-2 answer, which has no box
+    recognizer.confidence = 0.42
+    fallback.answer = FallbackAnswer(
+        status=Stage2Status.OK, plate_number="34나5678", confidence=0.9
+    )
+    page = browser(f"{server}/")
+
+    # WHEN the photo is read
+    _choose_photo(page)
+
+    # THEN the answer is stage 2's, and the one box drawn (stage 1's) is labelled as needing review
+    # with its confidence, not drawn as the answer (it was, being the first plate with a box)
+    assert _text(page, "result-plate") == "34나5678"
+    (label,) = json.loads(page.evaluate("document.getElementById('canvas').dataset.labels"))
+    assert label["sure"] is False
+    assert label["text"] == "확인 필요 12가3456 42.0%"
+
+
 class _CrowdedLocator:
     """Four plates, three stacked edge to edge (each label would sit on the plate above) and one
     reaching past the photo. (Plates of cars never overlap: the pipeline keeps one reading of a
