@@ -363,3 +363,150 @@ def test_without_the_setting_no_copy_is_written(batch_app, aws, pipeline, invoke
     invoke(batch_app, batch_event(["incoming/cars/plate.jpg"]))
 
     assert "Contents" not in aws.list_objects_v2(Bucket=BUCKET, Prefix="anonymized/")
+
+
+# --- found by an audit of the batch path (2026-12-01) ------------------------------------------
+
+
+def test_a_photo_named_three_times_in_a_manifest_votes_once(
+    batch_app, aws, pipeline, invoke, photo, settings, recognizer
+):
+    # GIVEN one unsure photo (0.4), named three times in a burst's manifest
+    recognizer.confidence = 0.4
+    aws.put_object(Bucket=BUCKET, Key=f"{BURST}0.jpg", Body=photo)
+    manifest = f"{BURST}manifest.json"
+    aws.put_object(Bucket=BUCKET, Key=manifest, Body=json.dumps({"frames": ["0.jpg"] * 3}))
+
+    assert invoke(batch_app, batch_event([manifest])) == {"batchItemFailures": []}
+
+    # THEN the burst is as unsure as the photo (three copies made a 0.78 success)
+    result = _result(aws, manifest, settings)
+    assert result["success"] is False and result["plates"][0]["needs_review"] is True
+    assert result["vote"]["voters"] == 1
+
+
+def test_a_record_whose_deadline_the_invocation_cut_short_is_delivered_again(
+    batch_app, aws, pipeline, photo, settings, monkeypatch
+):
+    import time
+
+    from plate_ocr import batch, deadline
+    from plate_ocr.localserver import LambdaContext
+
+    # GIVEN a photo that reads in 0.8 s, well within TIMEOUT_SECONDS (10 s), and an invocation
+    # with only 0.5 s to give it (its deadline is cut to what the invocation has left)
+    monkeypatch.setattr(batch, "RECORD_MARGIN_SECONDS", 0.5)
+    monkeypatch.setattr(batch, "MIN_RECORD_SECONDS", 0.1)
+    real = pipeline.read
+
+    def slow(data: bytes, **kwargs: Any) -> Any:
+        time.sleep(0.8)
+        deadline.check()
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(pipeline, "read", slow)
+    aws.put_object(Bucket=BUCKET, Key="incoming/a.jpg", Body=photo)
+
+    # WHEN it is read
+    event = batch_event(["incoming/a.jpg"])
+    response = batch_app.lambda_handler(event, LambdaContext(timeout_seconds=1.0))
+
+    # THEN it is retried with a whole deadline next time, not given a permanent timeout result
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert _results(aws) == []
+
+
+def test_a_photo_that_cannot_be_blurred_keeps_its_read_result(
+    batch_app, aws, pipeline, invoke, photo, settings, monkeypatch
+):
+    from plate_ocr import batch
+    from plate_ocr.errors import ImageTooLargeError
+
+    # GIVEN blurred copies switched on, and a photo the blurring refuses (as a side JPEG cannot
+    # hold, or its deadline passing)
+    monkeypatch.setattr(
+        batch_app, "settings", settings.model_copy(update={"write_anonymized": True})
+    )
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ImageTooLargeError("a JPEG holds at most 65500 pixels a side")
+
+    monkeypatch.setattr(batch, "anonymize", refuse)
+    aws.put_object(Bucket=BUCKET, Key="incoming/a.jpg", Body=photo)
+
+    assert invoke(batch_app, batch_event(["incoming/a.jpg"])) == {"batchItemFailures": []}
+
+    # THEN the read stands (it was replaced by the blurring's error) and no copy was written
+    result = _result(aws, "incoming/a.jpg", settings)
+    assert (result["success"], result["plate_number"]) == (True, "12가3456")
+    listing = aws.list_objects_v2(Bucket=BUCKET, Prefix="anonymized/")
+    assert listing.get("KeyCount", 0) == 0
+
+
+def test_a_key_whose_result_key_s3_cannot_hold_fails_before_it_is_read(
+    batch_app, aws, pipeline, invoke, photo, settings, recognizer
+):
+    # GIVEN a photo whose key is 1,022 bytes: its result key would be 1,026, over S3's 1,024
+    key = "incoming/" + "a" * (1022 - len("incoming/") - len(".jpg")) + ".jpg"
+    assert len(key.encode()) == 1022
+    aws.put_object(Bucket=BUCKET, Key=key, Body=photo)
+
+    # WHEN its notification arrives
+    event = batch_event([key])
+    response = invoke(batch_app, event)
+
+    # THEN the record fails at once (it ends in the dead-letter queue, key and all), unread
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert recognizer.calls == 0 and _results(aws) == []
+
+
+def test_a_photo_overwritten_while_it_is_read_leaves_the_newer_versions_result(
+    batch_app, aws, pipeline, invoke, photo, settings, monkeypatch
+):
+    # GIVEN a photo that is overwritten (a camera writing the same key again) while it is read
+    aws.put_object(Bucket=BUCKET, Key="incoming/gate.jpg", Body=photo)
+    newer = distinct_copies(photo, 2)[1]
+    real = pipeline.read
+
+    def overwritten_meanwhile(data: bytes, **kwargs: Any) -> Any:
+        aws.put_object(Bucket=BUCKET, Key="incoming/gate.jpg", Body=newer)
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(pipeline, "read", overwritten_meanwhile)
+
+    # WHEN the old version's notification is handled
+    assert invoke(batch_app, batch_event(["incoming/gate.jpg"])) == {"batchItemFailures": []}
+
+    # THEN it writes no result: the newer version's notification writes that one (a result of the
+    # old photo would overwrite it if the newer one was handled first)
+    assert _results(aws) == []
+
+
+def test_a_manifest_sent_again_after_a_frame_was_replaced_is_read_again(
+    batch_app, aws, pipeline, invoke, photo, settings
+):
+    # GIVEN a burst whose frame was corrupt, read once (an error result)
+    aws.put_object(Bucket=BUCKET, Key=f"{BURST}0.jpg", Body=b"not a photo")
+    manifest = f"{BURST}manifest.json"
+    body = json.dumps({"frames": ["0.jpg"]})
+    aws.put_object(Bucket=BUCKET, Key=manifest, Body=body)
+    etag = aws.head_object(Bucket=BUCKET, Key=manifest)["ETag"].strip('"')
+    assert invoke(batch_app, batch_event([manifest], etag)) == {"batchItemFailures": []}
+    assert _result(aws, manifest, settings)["error"]["error"] == "invalid_image"
+
+    # WHEN the camera uploads the frame again and the same manifest (the same ETag)
+    aws.put_object(Bucket=BUCKET, Key=f"{BURST}0.jpg", Body=photo)
+    aws.put_object(Bucket=BUCKET, Key=manifest, Body=body)
+    assert invoke(batch_app, batch_event([manifest], etag)) == {"batchItemFailures": []}
+
+    # THEN the burst is read again (the manifest's ETag does not cover its frames)
+    assert _result(aws, manifest, settings)["plate_number"] == "12가3456"
+
+
+@pytest.mark.parametrize(
+    "records",
+    [["x"], [{"eventName": "ObjectCreated:Put"}], [{"eventName": "ObjectCreated:Put", "s3": 3}]],
+)
+def test_a_malformed_notification_record_is_a_value_error(records):
+    with pytest.raises(ValueError, match="malformed S3 notification record"):
+        parse_notification(json.dumps({"Records": records}))

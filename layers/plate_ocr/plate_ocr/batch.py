@@ -20,7 +20,12 @@ from urllib.parse import unquote_plus
 from plate_ocr import bursts, deadline
 from plate_ocr.anonymize import anonymize
 from plate_ocr.config import Settings, get_settings
-from plate_ocr.errors import ObjectMissingError, OutOfTimeError, PlateOcrError
+from plate_ocr.errors import (
+    DeadlineExceededError,
+    ObjectMissingError,
+    OutOfTimeError,
+    PlateOcrError,
+)
 from plate_ocr.schema import BatchResult, ErrorBody, SourceObject
 from plate_ocr.storage import (
     SOURCE_ETAG_META,
@@ -44,6 +49,8 @@ RECORD_MARGIN_SECONDS = 10.0
 MIN_RECORD_SECONDS = 5.0
 #: A result object is at most this large (8 frames of 5 plates each come to about 60 KB).
 MAX_RESULT_BYTES = 1024 * 1024
+#: S3's longest key, in UTF-8 bytes.
+MAX_KEY_BYTES = 1024
 
 
 def record_deadline(remaining_seconds: float, settings: Settings) -> float:
@@ -86,6 +93,8 @@ class ObjectStore(Protocol):
 
     def result_source_etag(self, bucket: str, key: str) -> str | None: ...
 
+    def current_etag(self, bucket: str, key: str) -> str | None: ...
+
     def put_json(self, bucket: str, key: str, body: bytes, metadata: dict[str, str]) -> None: ...
 
     def put_photo(self, bucket: str, key: str, jpeg: bytes) -> None: ...
@@ -112,19 +121,23 @@ def parse_notification(body: str) -> list[ObjectRef]:
         raise ValueError("SQS body is not an S3 notification")
     refs: list[ObjectRef] = []
     for record in records:
-        if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
-            continue
-        s3 = record["s3"]
-        obj = s3["object"]
-        refs.append(
-            ObjectRef(
-                bucket=s3["bucket"]["name"],
-                # Keys arrive URL-encoded with '+' for spaces; Korean names are %-escaped UTF-8.
-                key=unquote_plus(obj["key"]),
-                etag=plain_etag(obj.get("eTag") or obj.get("etag")),
-                size=obj.get("size"),
+        try:
+            if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+                continue
+            s3 = record["s3"]
+            obj = s3["object"]
+            refs.append(
+                ObjectRef(
+                    bucket=str(s3["bucket"]["name"]),
+                    # Keys arrive URL-encoded with '+' for spaces; Korean names are %-escaped
+                    # UTF-8.
+                    key=unquote_plus(str(obj["key"])),
+                    etag=plain_etag(obj.get("eTag") or obj.get("etag")),
+                    size=obj.get("size"),
+                )
             )
-        )
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise ValueError(f"malformed S3 notification record ({exc!r})") from exc
     return refs
 
 
@@ -168,7 +181,20 @@ class BatchReader:
             logger.info("frame of a burst: read with its manifest")
             return Outcome.IGNORED, None
         out_key = result_key(ref.key, settings)
-        if ref.etag is not None:
+        for key in (
+            (out_key, anonymized_key(ref.key, settings))
+            if settings.write_anonymized
+            else (out_key,)
+        ):
+            if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+                # Nowhere to write the result: fail before reading, so that the record ends in the
+                # dead-letter queue (with its key) after its receives, none of them spent reading.
+                raise ValueError(
+                    f"a key derived from this object's is over S3's {MAX_KEY_BYTES} bytes"
+                )
+        # A burst's result depends on its frames too, which its manifest's ETag does not cover: a
+        # manifest sent again after a frame was replaced must be read again.
+        if ref.etag is not None and not bursts.is_manifest(ref.key):
             done_etag = self._store.result_source_etag(ref.bucket, out_key)
             if done_etag == ref.etag:
                 logger.info("result already written for this version; skipped")
@@ -195,7 +221,7 @@ class BatchReader:
                 else:
                     read, photos = self._pipeline().read(stored.data), {ref.key: stored.data}
                 if settings.write_anonymized:
-                    self._write_anonymized(ref.bucket, photos)
+                    self._write_anonymized_or_log(ref.bucket, photos)
             result = BatchResult.read(
                 read,
                 source,
@@ -205,9 +231,24 @@ class BatchReader:
         except PlateOcrError as exc:
             if exc.retryable:
                 raise
+            if (
+                isinstance(exc, DeadlineExceededError)
+                and seconds is not None
+                and seconds < settings.timeout_seconds
+            ):
+                # The invocation, not the photo, ran out of time (its deadline was cut to what the
+                # invocation had left): deliver it again, with a whole TIMEOUT_SECONDS.
+                raise OutOfTimeError(
+                    f"The record had {seconds:.1f} s of the invocation, not TIMEOUT_SECONDS."
+                ) from exc
             outcome = Outcome.ERROR_RESULT
             result = self._failed(source, exc.code, str(exc), request_id, started)
 
+        if source.etag and self._store.current_etag(ref.bucket, ref.key) not in (None, source.etag):
+            # Overwritten while it was read: the newer version's notification writes its result
+            # (or already has); this one must not overwrite that with a reading of the old photo.
+            logger.info("object overwritten while it was read; the newer version's result stands")
+            return Outcome.IGNORED, None
         etag = source.etag or ""
         self._store.put_json(
             ref.bucket,
@@ -255,6 +296,17 @@ class BatchReader:
             raise ObjectMissingError(
                 key, f"{what} is missing: deleted before it was read, or never written."
             ) from exc
+
+    def _write_anonymized_or_log(self, bucket: str, photos: dict[str, bytes]) -> None:
+        """:meth:`_write_anonymized`; a photo that cannot be blurred (past the deadline, a side
+        JPEG cannot hold) keeps its read result, and the missing copy is logged. Trouble that may
+        pass (S3) raises: the record is retried."""
+        try:
+            self._write_anonymized(bucket, photos)
+        except PlateOcrError as exc:
+            if exc.retryable:
+                raise
+            logger.warning("blurred copy not written", extra={"error": exc.code})
 
     def _write_anonymized(self, bucket: str, photos: dict[str, bytes]) -> None:
         """Each photo, its plates blurred, under ``anonymized/`` (the setting

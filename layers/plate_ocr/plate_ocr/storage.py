@@ -96,6 +96,11 @@ class S3Store:
             return None
         return str(response.get("Metadata", {}).get(SOURCE_ETAG_META, ""))
 
+    def current_etag(self, bucket: str, key: str) -> str | None:
+        """The object's ETag now; ``None``: there is no such object (any more)."""
+        response = _unless_missing(lambda: self._s3.head_object(Bucket=bucket, Key=key))
+        return None if response is None else plain_etag(response.get("ETag"))
+
     def put_json(self, bucket: str, key: str, body: bytes, metadata: dict[str, str]) -> None:
         self._s3.put_object(
             Bucket=bucket,
