@@ -734,3 +734,43 @@ def test_a_detected_plates_frames_are_the_plate_framed_wider_cut_when_asked():
     assert widths == sorted(widths) and len(set(widths)) == 3
     assert np.array_equal(frames[1], rectify(photo, quad, 64, FRAME_MARGINS[1]))
     assert [f.shape for f in frames[:1]] == [frames[0].shape]
+
+
+@pytest.mark.parametrize("degrees", [30.0, -30.0, 90.0])
+def test_a_quad_found_on_a_turned_copy_maps_back_onto_the_photo(degrees):
+    from plate_ocr.locate.geometry import map_quad, rotated
+
+    photo = np.zeros((300, 500, 3), np.uint8)
+    cv2.rectangle(photo, (100, 120), (260, 160), (255, 255, 255), -1)
+    canvas, back = rotated(photo, degrees)
+
+    # The white box's corners on the turned canvas, mapped back, are its corners in the photo.
+    ys, xs = np.nonzero(canvas[:, :, 0] > 200)
+    points = np.stack([xs, ys], axis=1).astype(np.float32)
+    rect = cv2.minAreaRect(points)
+    quad = tuple(tuple(map(float, p)) for p in cv2.boxPoints(rect))
+    mapped = np.array(map_quad(quad, back))
+    assert mapped[:, 0].min() == pytest.approx(100, abs=3)
+    assert mapped[:, 0].max() == pytest.approx(260, abs=3)
+    assert mapped[:, 1].min() == pytest.approx(120, abs=3)
+    assert mapped[:, 1].max() == pytest.approx(160, abs=3)
+    # and the canvas holds all of the photo
+    assert canvas.shape[0] * canvas.shape[1] >= photo.shape[0] * photo.shape[1]
+
+
+@pytest.mark.slow
+def test_the_tilted_look_finds_plates_tilted_40_degrees_that_the_first_look_misses(finder):
+    # Eight draws at +-40 degrees: the first look framed 3, the tilted look 6 (2026-12-01).
+    from plate_ocr.locate import TiltFinder
+
+    tilted = TiltFinder(finder.detector)
+    first = found = 0
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        plate = rendered_plate(WHITE, False, rng)
+        angle = 40.0 if seed % 2 else -40.0
+        truth = plate_quad(800, 600, 300, plate.shape[1] / plate.shape[0], angle, 0.0)
+        scene = paste(clutter(1200, 1600, rng), plate, truth)
+        first += any(located(r, truth) for r in finder.locate(scene))
+        found += any(located(r, truth) for r in tilted.locate(scene))
+    assert found >= 5 and found > first, (first, found)

@@ -586,3 +586,51 @@ def test_the_answer_is_the_nearest_cars_sure_plate_not_the_surest(png_bytes, nea
     if answer is not None:
         assert result.plates[0].plate_number == answer
     assert {p.plate_number for p in result.plates} == {"12가3456", "34나5678"}
+
+
+# --- the tilted look: a last resort -------------------------------------------------------------
+
+
+def _with_last_resort(readings, first_finds: int):
+    first, last = FakeLocator(first_finds), FakeLocator(1, box=BOX_FAR)
+    pipeline = Pipeline(
+        [first],
+        FakeRecognizer(readings=readings),
+        weakest_char,
+        settings=SETTINGS,
+        last_resort=[last],
+    )
+    return pipeline, last
+
+
+def test_the_last_resort_is_asked_only_when_no_plate_was_listed(png_bytes):
+    # GIVEN a first look that lists an unsure plate
+    pipeline, last = _with_last_resort([reading("12가3456", 0.3), reading("34나5678", 0.99)], 1)
+
+    result = pipeline.read(png_bytes, use_fallback=False)
+
+    # THEN the last resort is not asked: the plate is there, to review (a turned copy of the photo
+    # would only give more chances of a confident misreading)
+    assert last.calls == 0
+    assert [p.plate_number for p in result.plates] == ["12가3456"]
+
+
+def test_a_sure_reading_of_the_last_resort_answers(png_bytes):
+    # GIVEN a first look that finds nothing, and a last resort that reads a plate at 0.95
+    pipeline, last = _with_last_resort([reading("34나5678", 0.95)], 0)
+
+    result = pipeline.read(png_bytes, use_fallback=False)
+
+    assert last.calls == 1
+    assert result.success and result.plate_number == "34나5678"
+    assert "locate_last_ms" in result.timings_ms
+
+
+def test_an_unsure_reading_of_the_last_resort_is_not_even_listed(png_bytes):
+    # GIVEN a last-resort reading over the plain bar (0.6 here) but under the last resort's own
+    pipeline, _ = _with_last_resort([reading("34나5678", 0.8)], 0)
+
+    result = pipeline.read(png_bytes, use_fallback=False)
+
+    # THEN nothing is listed: on turned copies such readings were as often a watermark as a plate
+    assert not result.success and result.plates == ()

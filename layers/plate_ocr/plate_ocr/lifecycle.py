@@ -45,7 +45,7 @@ def _build(settings: Settings) -> Pipeline:
         from plate_ocr.confidence import FILE as CALIBRATION
         from plate_ocr.confidence import Calibration
         from plate_ocr.gemini import build_fallback
-        from plate_ocr.locate import finder_chain
+        from plate_ocr.locate import finder_chain, last_resort
         from plate_ocr.locate.detector import PlateDetector
         from plate_ocr.recognizer import PlateRecognizer
 
@@ -59,6 +59,7 @@ def _build(settings: Settings) -> Pipeline:
         )
         detector = PlateDetector(model_dir, gpu=settings.use_gpu)
         finders = finder_chain(detector, settings.max_regions)
+        tilted = last_resort(detector, settings.max_regions)
         calibration = Calibration.read(model_dir / CALIBRATION)
         fallback = build_fallback(settings)
     except ModelUnavailableError:
@@ -69,7 +70,9 @@ def _build(settings: Settings) -> Pipeline:
         raise ModelUnavailableError(
             f"The models could not be loaded: {type(exc).__name__}."
         ) from exc
-    return Pipeline(finders, recognizer, calibration, fallback=fallback, settings=settings)
+    return Pipeline(
+        finders, recognizer, calibration, fallback=fallback, settings=settings, last_resort=tilted
+    )
 
 
 def get_pipeline() -> Pipeline:

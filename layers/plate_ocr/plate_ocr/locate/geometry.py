@@ -137,3 +137,33 @@ def rectify(image: Image, quad: Quad, crop_height: int = 64, side_margin: float 
     out_h = crop_height if aspect > ONE_ROW_MIN_ASPECT else crop_height * 2
     out_w = max(8, round(out_h * aspect * (1 + 2 * side_margin) / 1.20))
     return warp(image, grown, out_w, out_h)
+
+
+def rotated(image: Image, degrees: float, fill: int = 128) -> tuple[Image, Any]:
+    """``image`` turned ``degrees`` anticlockwise about its centre onto a canvas that holds all
+    of it (the corners filled grey), and the 2x3 affine matrix that maps the canvas's points back
+    into ``image``'s."""
+    import cv2
+
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    out_w, out_h = round(float(h * sin + w * cos)), round(float(h * cos + w * sin))
+    m[0, 2] += out_w / 2 - w / 2
+    m[1, 2] += out_h / 2 - h / 2
+    canvas: Image = cv2.warpAffine(
+        image, m, (out_w, out_h), borderMode=cv2.BORDER_CONSTANT, borderValue=(fill, fill, fill)
+    )
+    return canvas, cv2.invertAffineTransform(m)
+
+
+def map_quad(quad: Quad, matrix: Any) -> Quad:
+    """``quad``'s corners through a 2x3 affine ``matrix``, in the same order."""
+    pts = [
+        (
+            float(matrix[0][0] * x + matrix[0][1] * y + matrix[0][2]),
+            float(matrix[1][0] * x + matrix[1][1] * y + matrix[1][2]),
+        )
+        for x, y in quad
+    ]
+    return (pts[0], pts[1], pts[2], pts[3])
