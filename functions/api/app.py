@@ -358,7 +358,7 @@ def anonymize_photo():  # type: ignore[no-untyped-def]
     pipeline, _ = lifecycle.load_pipeline()
     covered = anonymize(
         upload.data,
-        pipeline.finders,
+        pipeline.every_finder,
         max_bytes=settings.max_image_bytes,
         max_pixels=settings.max_image_pixels,
     )

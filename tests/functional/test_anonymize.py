@@ -75,6 +75,23 @@ def test_a_photo_without_plates_comes_back_unblurred(api, pipeline, invoke, monk
     assert _jpeg(response).shape == (400, 640, 3)
 
 
+def test_anonymize_blurs_what_the_last_resort_finds_too(api, pipeline, invoke, monkeypatch):
+    from tests.support.fakes import FakeLocator
+
+    # GIVEN a plate only the last-resort look finds (a plate tilted past the detector's range)
+    class NoPlates:
+        def locate(self, image: Any) -> list[Any]:
+            return []
+
+    monkeypatch.setattr(pipeline, "finders", (NoPlates(),))
+    monkeypatch.setattr(pipeline, "last_resort", (FakeLocator(box=BOX),))
+
+    response = invoke(api, load_event("api-post-anonymize"))
+
+    # THEN it is blurred as well (a missed plate is personal data let out)
+    assert response["multiValueHeaders"]["X-Plates-Blurred"] == ["1"]
+
+
 def test_anonymize_takes_one_photo_only(api, pipeline, invoke, photo):
     body = encode_multipart([FormPart("image_file", photo, f"{i}.jpg") for i in range(2)], "b0")
     event = with_body(load_event("api-post-anonymize"), body, "multipart/form-data; boundary=b0")

@@ -315,7 +315,7 @@ class BatchReader:
         for key, data in photos.items():
             covered = anonymize(
                 data,
-                self._pipeline().finders,
+                self._pipeline().every_finder,
                 max_bytes=settings.max_image_bytes,
                 max_pixels=settings.max_image_pixels,
             )

@@ -107,6 +107,12 @@ class Pipeline:
         self.fallback = fallback
         self.settings = settings or get_settings()
 
+    @property
+    def every_finder(self) -> tuple[Locator, ...]:
+        """The finders and the last-resort ones: what blurs plates (``/anonymize``), where a
+        region too many costs nothing and a plate missed is personal data let out."""
+        return (*self.finders, *self.last_resort)
+
     def read(self, data: bytes, *, use_fallback: bool = True) -> OcrResult:
         """Reads every plate in a photo.
 
