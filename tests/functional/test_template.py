@@ -177,15 +177,65 @@ def test_the_api_reserves_a_parameterised_concurrency(template):
     }
 
 
-@pytest.mark.parametrize(
-    ("role", "prefixes"),
-    [("ApiFunctionRole", ["results/*"]), ("BatchFunctionRole", ["incoming/*", "results/*"])],
-    ids=["api", "batch"],
-)
-def test_listing_the_bucket_is_held_to_the_prefixes_a_function_uses(template, role, prefixes):
-    (listing,) = [s for s in _statements(template, role) if s["Action"] == "s3:ListBucket"]
+def test_only_the_batch_may_list_the_bucket_and_only_its_prefixes(template):
+    # The internet-facing API function may not list keys (photo file names) at all; a listing
+    # that sends no prefix would pass StringLikeIfExists.
+    api = [s for s in _statements(template, "ApiFunctionRole") if "s3:ListBucket" in s["Action"]]
+    (listing,) = [
+        s for s in _statements(template, "BatchFunctionRole") if s["Action"] == "s3:ListBucket"
+    ]
 
-    assert listing["Condition"] == {"StringLikeIfExists": {"s3:prefix": prefixes}}
+    assert api == []
+    assert listing["Condition"] == {
+        "StringLikeIfExists": {"s3:prefix": ["incoming/*", "results/*"]}
+    }
+
+
+@pytest.mark.parametrize("role", ["ApiFunctionRole", "BatchFunctionRole"])
+def test_a_gemini_key_under_a_customer_kms_key_can_be_decrypted_through_secrets_manager(
+    template, role
+):
+    (decrypt,) = [s for s in _statements(template, role) if s["Action"] == "kms:Decrypt"]
+    policies = template["Resources"][role]["Properties"]["Policies"]
+    raw = [s for p in policies for s in p["PolicyDocument"]["Statement"] if "Fn::If" in s]
+
+    assert decrypt["Resource"] == {"Ref": "GeminiSecretKmsKeyArn"}
+    assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == {
+        "Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"
+    }
+    assert any(s["Fn::If"][0] == "DecryptGeminiSecret" for s in raw)
+
+
+def test_the_web_page_may_post_large_photos_to_the_bucket(template):
+    (rule,) = template["Resources"]["PhotoBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+
+    # The page is served from the API's own origin, whatever CorsOrigin names.
+    assert {"Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}"} in rule[
+        "AllowedOrigins"
+    ]
+
+
+def test_a_batch_of_slow_records_fits_the_batch_functions_timeout(template):
+    from plate_ocr.batch import RECORD_MARGIN_SECONDS
+
+    parameters = template["Parameters"]
+    function = template["Resources"]["BatchFunction"]["Properties"]
+    size = function["Events"]["IncomingPhotos"]["Properties"]["BatchSize"]
+    timeout = int(parameters["BatchTimeout"]["Default"])
+    record = parameters["ReadTimeoutSeconds"]["Default"]
+
+    assert size * record + RECORD_MARGIN_SECONDS <= timeout
+    assert parameters["MaxReceiveCount"]["Default"] >= 5
+
+
+def test_an_unread_backlog_raises_an_alarm(template):
+    alarm = template["Resources"]["IncomingBacklogAlarm"]["Properties"]
+
+    assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["IncomingQueue", "QueueName"]}}
+    ]
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
 
 
 @pytest.mark.parametrize("role", ["ApiFunctionRole", "BatchFunctionRole"])
@@ -261,7 +311,10 @@ def test_blurred_copies_expire_and_may_be_written_only_when_switched_on(template
     rules = template["Resources"]["PhotoBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     policies = template["Resources"]["BatchFunctionRole"]["Properties"]["Policies"]
     (conditional,) = [
-        s for p in policies for s in p["PolicyDocument"]["Statement"] if "Fn::If" in s
+        s
+        for p in policies
+        for s in p["PolicyDocument"]["Statement"]
+        if "Fn::If" in s and s["Fn::If"][0] == "WriteAnonymized"
     ]
 
     (rule,) = [r for r in rules if r["Prefix"] == "anonymized/"]

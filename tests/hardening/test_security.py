@@ -197,3 +197,24 @@ def test_presigned_uploads_are_bounded_in_key_type_size_and_time(template):
     puts = [s for s in statements if "s3:PutObject" in str(s["Action"])]
     assert len(puts) == 1
     assert str(puts[0]["Resource"]["Fn::Sub"]).endswith("/incoming/*")
+
+
+@pytest.mark.parametrize(("code", "missing"), [("AccessDenied", True), ("NoSuchKey", True)])
+def test_a_result_not_written_yet_is_none_whether_s3_says_404_or_403(code, missing):
+    # The API's role may not list the bucket (template.yaml), so S3 answers 403 for a result
+    # that is not there yet; other errors still raise.
+    from botocore.exceptions import ClientError
+
+    from plate_ocr.storage import S3Store
+
+    class Client:
+        def __init__(self, error: str) -> None:
+            self.error = error
+
+        def get_object(self, **kwargs: object) -> None:
+            raise ClientError({"Error": {"Code": self.error, "Message": "x"}}, "GetObject")
+
+    settings = Settings(bucket_name="plate-ocr-sec-test")
+    assert (S3Store(Client(code), settings).get_result("0" * 32) is None) is missing
+    with pytest.raises(ClientError):
+        S3Store(Client("InternalError"), settings).get_result("0" * 32)

@@ -22,6 +22,8 @@ from plate_ocr.schema import UploadResponse
 SOURCE_ETAG_META = "source-etag"
 #: The error codes S3 answers for an object that is not there (GetObject, HeadObject).
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+#: What S3 answers for a missing object to a role that may not list the bucket.
+_DENIED_CODES = frozenset({"AccessDenied", "403", "Forbidden"})
 
 T = TypeVar("T")
 
@@ -117,7 +119,11 @@ class S3Store:
         """The batch result of a presigned upload, or ``None`` while it is not there yet."""
         key = result_key_for_id(result_id, self._settings)
         bucket = self._bucket()
-        response = _unless_missing(lambda: self._s3.get_object(Bucket=bucket, Key=key))
+        # The API's role may not list the bucket, so S3 answers 403, not 404, for a result that
+        # is not there yet (template.yaml); GetObject on results/ is all it is granted.
+        response = _unless_missing(
+            lambda: self._s3.get_object(Bucket=bucket, Key=key), _MISSING_CODES | _DENIED_CODES
+        )
         if response is None:
             return None
         data: bytes = response["Body"].read()
@@ -157,14 +163,15 @@ class S3Store:
         return self._settings.bucket_name
 
 
-def _unless_missing(call: Callable[[], T]) -> T | None:
-    """``call()``, or None when S3 answers that the object is not there; other errors raise."""
+def _unless_missing(call: Callable[[], T], missing: frozenset[str] = _MISSING_CODES) -> T | None:
+    """``call()``, or None when S3 answers one of ``missing`` (the object is not there); other
+    errors raise."""
     from botocore.exceptions import ClientError
 
     try:
         return call()
     except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code", "")) in _MISSING_CODES:
+        if str(exc.response.get("Error", {}).get("Code", "")) in missing:
             return None
         raise
 
