@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -475,19 +477,31 @@ def test_the_detector_finds_a_drawn_plate_with_its_corners(
     ]
 
 
+def _framed_by(
+    finders: tuple[Any, ...], draws: int, place: Callable[[int, float], tuple[Any, tuple[int, int]]]
+) -> list[int]:
+    """Of ``draws`` clutter scenes, each with a rendered white plate where ``place(seed, aspect)``
+    puts it (its quad and the scene's height and width), how many each finder frames."""
+    framed = [0] * len(finders)
+    for seed in range(draws):
+        rng = np.random.default_rng(seed)
+        plate = rendered_plate(WHITE, False, rng)
+        truth, (h, w) = place(seed, plate.shape[1] / plate.shape[0])
+        scene = paste(clutter(h, w, rng), plate, truth)
+        for i, look in enumerate(finders):
+            framed[i] += any(located(r, truth) for r in look.locate(scene))
+    return framed
+
+
 @pytest.mark.slow
 def test_the_close_look_finds_far_cars_plates_that_the_first_look_misses(finder):
     # Plates 100 px wide in 2000 px photos: 32 px on the first look's canvas (it found none of
     # ten, 2026-12-01), 64 px on the close look's (nine of ten).
-    close = CloseFinder(finder.detector)
-    first = found = 0
-    for seed in range(10):
-        rng = np.random.default_rng(seed)
-        plate = rendered_plate(WHITE, False, rng)
-        truth = plate_quad(1100, 900, 100, plate.shape[1] / plate.shape[0], 2.0, 0.0)
-        scene = paste(clutter(1500, 2000, rng), plate, truth)
-        first += any(located(r, truth) for r in finder.locate(scene))
-        found += any(located(r, truth) for r in close.locate(scene))
+    first, found = _framed_by(
+        (finder, CloseFinder(finder.detector)),
+        10,
+        lambda seed, aspect: (plate_quad(1100, 900, 100, aspect, 2.0, 0.0), (1500, 2000)),
+    )
     assert found >= 7 and found > first, (first, found)
 
 
@@ -763,14 +777,12 @@ def test_the_tilted_look_finds_plates_tilted_40_degrees_that_the_first_look_miss
     # Eight draws at +-40 degrees: the first look framed 3, the tilted look 6 (2026-12-01).
     from plate_ocr.locate import TiltFinder
 
-    tilted = TiltFinder(finder.detector)
-    first = found = 0
-    for seed in range(8):
-        rng = np.random.default_rng(seed)
-        plate = rendered_plate(WHITE, False, rng)
-        angle = 40.0 if seed % 2 else -40.0
-        truth = plate_quad(800, 600, 300, plate.shape[1] / plate.shape[0], angle, 0.0)
-        scene = paste(clutter(1200, 1600, rng), plate, truth)
-        first += any(located(r, truth) for r in finder.locate(scene))
-        found += any(located(r, truth) for r in tilted.locate(scene))
+    first, found = _framed_by(
+        (finder, TiltFinder(finder.detector)),
+        8,
+        lambda seed, aspect: (
+            plate_quad(800, 600, 300, aspect, 40.0 if seed % 2 else -40.0, 0.0),
+            (1200, 1600),
+        ),
+    )
     assert found >= 5 and found > first, (first, found)
