@@ -63,23 +63,26 @@ load: setup ## 4 clients against plate-ocr serve on loopback, at most 2 minutes 
 container-test: setup ## build the Lambda image and sam-local-invoke both functions
 	TORCH_SPEC="$(TORCH_SPEC)" bash scripts/container-test.sh
 
+# --resume in TRAIN_ARGS resumes the fine-tunes too (each from its own runs/<run>/last.pt).
+FT_ARGS = $(filter --resume,$(TRAIN_ARGS))
+
 train: setup ## train the recogniser from scratch and export it to models/ (TRAIN_ARGS=--resume resumes)
 	bash scripts/install-system-deps.sh --training
 	$(BIN)/python -m training.train --no-export --eval-every 2000 $(TRAIN_ARGS)
 	$(BIN)/python -m training.train --run runs/korplate-ft --init runs/korplate/last.pt --no-render \
 		--steps 1200 --warmup 96 --batch 48 --lr 3e-4 --real-frac 0.5 --seed 99 --eval-every 400 \
-		--no-export
+		--no-export $(FT_ARGS)
 	$(BIN)/python -m training.dataset --pool runs/pool_ft --first 0 --count 8
 	$(BIN)/python -m training.train --run runs/korplate-ft2 --init runs/korplate-ft/last.pt \
 		--no-render --pool runs/pool_ft --steps 1500 --warmup 120 --batch 48 --lr 3e-4 \
-		--real-frac 0.5 --seed 11 --eval-every 500
+		--real-frac 0.5 --seed 11 --eval-every 500 $(FT_ARGS)
 	@echo "==> last fine-tune: emblem strips (synthetic) and the unlabelled scenes' confident plates"
 	$(BIN)/python -m training.pseudo propose --out runs/pseudo/proposals_ft3.json
 	$(BIN)/python -m training.pseudo texts --proposals runs/pseudo/proposals_ft3.json
 	$(BIN)/python -m training.dataset --pool runs/pool_strip --first 0 --count 12
 	$(BIN)/python -m training.train --run runs/korplate-strip --init runs/korplate-ft2/last.pt \
 		--no-render --pool runs/pool_strip --steps 2000 --warmup 100 --batch 48 --lr 3e-4 \
-		--real-frac 0.3 --seed 21 --eval-every 500 --threads 2
+		--real-frac 0.3 --seed 21 --eval-every 500 --threads 2 $(FT_ARGS)
 	$(BIN)/python -m training.calibrate
 	$(BIN)/python -m training.evaluate
 

@@ -30,8 +30,8 @@ which the calibration is refitted::
     ...                                              # ft2, then the strip fine-tune: Makefile
     .venv/bin/python -m training.evaluate            # dev accuracy and latency of models/
 
-The shipped main run went on a lent H200 GPU: 13 renderer processes (``python -m training.dataset``,
-13 shards each) on its CPU cores beside ``python -m training.train --no-render --min-shards 13
+The shipped main run went on a lent H200 GPU: 13 renderer processes (``python -m training.dataset``)
+on its CPU cores beside ``python -m training.train --no-render --min-shards 13
 --fit-seconds 390``; the schedule settled on 28006 steps of 12-13 ms (7.3 minutes) and the pool grew
 from 26,000 to 366,000 plates meanwhile. A second trainer shared the GPU (batch 256, 18,665 steps;
 it scored lower and was not shipped). On this 2-core CPU the same steps are estimated at about 12

@@ -29,10 +29,10 @@ import numpy as np
 
 from plate_ocr.confidence import FILE, Calibration, features
 from plate_ocr.evaluate import DEGRADATIONS, Sample, reliability_table
+from training.dataset import DATASET
 from training.scenes import SCENES, is_dev
 
 REPO = Path(__file__).resolve().parents[1]
-DATASET = REPO.parent / "shared" / "datasets" / "kr-plates"
 
 
 @dataclass(frozen=True)

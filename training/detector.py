@@ -20,6 +20,7 @@ Seeds are fixed; torch uses CUDA when present.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ import torch
 
 from plate_ocr.locate import net
 from plate_ocr.locate.detector import CONFIG, WEIGHTS, DetectorConfig, PlateDetector, to_input
-from training.loop import one_cycle, report, restore, save
+from training.loop import one_cycle, report, restore, save, torch_rng_state, write_files
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -160,8 +161,6 @@ def export(checkpoint: Path, out_dir: Path) -> None:
     """Writes ``platedet.pth`` (float16 state dict) and ``platedet.yaml`` from a checkpoint."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in ck["model"].items()}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.save(state, out_dir / WEIGHTS)
     config = DetectorConfig(
         **ck["network_params"], min_score=SHIPPED_MIN_SCORE, trained_steps=trained_steps(ck)
     )
@@ -169,7 +168,15 @@ def export(checkpoint: Path, out_dir: Path) -> None:
         "# The plate detector (plate_ocr.locate). Written by training/detector.py.",
         *(f"{k}: {getattr(config, k)}" for k in DetectorConfig.__dataclass_fields__),
     ]
-    (out_dir / CONFIG).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    weights = io.BytesIO()
+    torch.save(state, weights)
+    # Both files or neither (training.loop.write_files).
+    write_files(
+        {
+            out_dir / WEIGHTS: weights.getvalue(),
+            out_dir / CONFIG: ("\n".join(lines) + "\n").encode("utf-8"),
+        }
+    )
     print(f"exported step {ck['step']} to {out_dir}/{WEIGHTS} and {CONFIG}")
 
 
@@ -263,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
                 sched=sched.state_dict(),
                 step=step,
                 rounds=rounds,
-                torch_rng=torch.get_rng_state(),
+                **torch_rng_state(),
                 network_params=params,
             )
         if args.labels.is_file() and (step % args.eval_every == 0 or step == args.steps):

@@ -9,11 +9,13 @@ training.export CKPT``.
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 
 import torch
 
 from plate_ocr.recognizer_config import RecognizerConfig
+from training.loop import write_files
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIG = REPO / "models" / "korplate.yaml"
@@ -42,13 +44,18 @@ def export(
     state = {
         f"module.{k}": (v.half() if v.is_floating_point() else v) for k, v in ck["model"].items()
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.save(state, out_dir / f"{network}.pth")
     if second_look_below is None:
         second_look_below = RecognizerConfig.read(SHIPPED_CONFIG).second_look_below
     config = RecognizerConfig(dict(ck["network_params"]), second_look_below)
-    (out_dir / f"{network}.yaml").write_text(
-        config.to_yaml(ck["charset"], f"# trained steps: {steps_history(ck)}"), encoding="utf-8"
+    yaml = config.to_yaml(ck["charset"], f"# trained steps: {steps_history(ck)}")
+    weights = io.BytesIO()
+    torch.save(state, weights)
+    # Both files or neither: a half-written export would pair new weights with an old shape.
+    write_files(
+        {
+            out_dir / f"{network}.pth": weights.getvalue(),
+            out_dir / f"{network}.yaml": yaml.encode("utf-8"),
+        }
     )
     print(f"exported step {ck['step']} to {out_dir}/{network}.{{pth,yaml}}")
 

@@ -34,6 +34,31 @@ def save(path: Path, **state: Any) -> None:
     tmp.replace(path)
 
 
+def torch_rng_state() -> dict[str, Any]:
+    """torch's generators for a checkpoint: the CPU's, and each GPU's where there are GPUs (the
+    recogniser's dropout draws on the device it runs on)."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    return {"torch_rng": torch.get_rng_state(), "cuda_rng": cuda}
+
+
+def write_files(files: dict[Path, bytes]) -> None:
+    """Writes each file beside its final name, then moves them all into place: an export that
+    fails (a bad checkpoint, a full disk) leaves the models as they were, not half new."""
+    staged = []
+    try:
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_bytes(data)
+            staged.append((tmp, path))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, path in staged:
+        tmp.replace(path)
+
+
 def restore(
     path: Path,
     model: torch.nn.Module,
@@ -52,6 +77,8 @@ def restore(
     opt.load_state_dict(ck["opt"])
     sched.load_state_dict(ck["sched"])
     torch.set_rng_state(ck["torch_rng"])
+    if ck.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ck["cuda_rng"])
     if sched.total_steps != steps:
         retime(sched, steps)
     print(f"resumed at step {ck['step']}", flush=True)

@@ -9,7 +9,10 @@ What it does, in order:
    mixed with augmented real crops (``--real-frac``): the kr-plates ``train`` crops and the
    accepted plates of the unlabelled scenes, without the dev split (never ``val``);
 3. checkpoints to ``runs/<run>/last.pt`` every ``--ckpt-every`` steps; ``--resume`` continues from
-   there (same schedule, same data order), so a long run can span several sittings;
+   there (the same schedule, weights, optimiser and random generators), so a long run can span
+   several sittings. The synthetic plates drawn after a resume are not those an unbroken run
+   would have drawn: the pool is rebuilt from the shards on disk, in another order than they
+   arrived in while the renderers ran;
 4. every ``--eval-every`` steps prints exact match on the dev split (real crops never trained on);
 5. at the end exports ``models/korplate.{pth,yaml}`` (``training.export``).
 
@@ -35,7 +38,7 @@ import torch
 
 from plate_ocr.recognizer_config import RecognizerConfig
 from training.charset import CHARSET
-from training.loop import one_cycle, report, restore, retime, save
+from training.loop import one_cycle, report, restore, retime, save, torch_rng_state
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "models"))
@@ -288,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
                     sched=sched.state_dict(),
                     step=step,
                     rng=rng.bit_generator.state,
-                    torch_rng=torch.get_rng_state(),
+                    **torch_rng_state(),
                     charset=CHARSET,
                     network_params=params,
                     steps_before=steps_before,

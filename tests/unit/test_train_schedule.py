@@ -59,3 +59,39 @@ def test_retime_never_ends_the_schedule_inside_its_warm_up() -> None:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=1000, pct_start=0.1)
     retime(sched, 50)
     assert sched.total_steps == 101
+
+
+def test_an_export_that_fails_part_way_leaves_the_old_files_whole(tmp_path):
+    from training.loop import write_files
+
+    old_weights, old_config = tmp_path / "m.pth", tmp_path / "m.yaml"
+    old_weights.write_bytes(b"old weights")
+    old_config.write_bytes(b"old config")
+    blocked = tmp_path / "a-file"
+    blocked.write_bytes(b"")
+
+    # The third file cannot be written (its folder is a file): nothing moves into place.
+    with pytest.raises(OSError):
+        write_files(
+            {
+                old_weights: b"new weights",
+                old_config: b"new config",
+                blocked / "x.json": b"{}",
+            }
+        )
+
+    assert old_weights.read_bytes() == b"old weights" and old_config.read_bytes() == b"old config"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "m.pth", "m.yaml"]
+
+    write_files({old_weights: b"new weights", old_config: b"new config"})
+    assert old_weights.read_bytes() == b"new weights" and old_config.read_bytes() == b"new config"
+
+
+def test_a_checkpoint_keeps_every_torch_generator():
+    import torch
+
+    from training.loop import torch_rng_state
+
+    state = torch_rng_state()
+    assert torch.equal(state["torch_rng"], torch.get_rng_state())
+    assert (state["cuda_rng"] is None) == (not torch.cuda.is_available())

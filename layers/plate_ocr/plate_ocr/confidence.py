@@ -85,7 +85,10 @@ class Calibration:
             "fitted_on": self.fitted_on,
             **extra,
         }
-        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        # Beside it first, then into place: a failed write leaves the old calibration whole.
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
 
     def probability(self, evidence: Sequence[float]) -> float:
         """The probability of being right for one row of :func:`features`."""
