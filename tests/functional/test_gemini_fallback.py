@@ -153,6 +153,24 @@ def test_client_errors_are_not_retried(gemini, image):
     assert len(gemini.calls) == 1
 
 
+def test_a_key_gemini_calls_invalid_is_an_auth_error(gemini, image):
+    # Gemini answers a wrong or revoked key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID.
+    error = {
+        "code": 400,
+        "message": "API key not valid. Please pass a valid API key.",
+        "status": "INVALID_ARGUMENT",
+        "details": [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}
+        ],
+    }
+    gemini.reply = lambda n: (400, {"error": error}, 0.0)
+
+    answer = _reader(gemini, attempts=3).read(image)
+
+    assert answer.status == "error:auth"
+    assert len(gemini.calls) == 1
+
+
 def test_gives_up_after_the_timeout(gemini, image):
     # GIVEN Gemini takes 3 s and the timeout is 0.3 s with one attempt
     gemini.reply = lambda n: (200, _answer({"plate_number": "12가3456"}), 3.0)
@@ -204,6 +222,11 @@ def test_large_photos_are_scaled_to_the_limit_before_sending():
         ("", None),
         ("{broken", None),
         (b"abc", "abc"),
+        ('{"api_key": null}', None),
+        ('{"api_key": 12}', None),
+        ('"abc"', "abc"),
+        ("None", None),
+        ("change_me", None),
     ],
     ids=[
         "raw",
@@ -214,6 +237,11 @@ def test_large_photos_are_scaled_to_the_limit_before_sending():
         "empty",
         "bad",
         "bytes",
+        "json-null",
+        "json-number",
+        "json-string",
+        "none-as-text",
+        "placeholder-lower-case",
     ],
 )
 def test_reads_the_key_from_the_secret_value(value, key):

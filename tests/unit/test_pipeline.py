@@ -71,6 +71,23 @@ def test_falls_back_to_stage2_when_stage1_reads_nothing_valid(png_bytes):
     assert result.plates[0].usage == "commercial"
 
 
+def test_a_stage2_answer_that_agrees_with_an_unsure_reading_is_listed_once_with_its_box(
+    png_bytes,
+):
+    # GIVEN an unsure stage-1 reading and stage 2 answering the same plate, with no box
+    fallback = FakeFallback(
+        FallbackAnswer(status=Stage2Status.OK, plate_number="12가3456", confidence=0.9)
+    )
+    pipeline, _ = make([reading("12가3456", 0.3)], fallback=fallback)
+
+    result = pipeline.read(png_bytes)
+
+    # THEN the plate is listed once, as stage 2's answer, drawn where stage 1 found it
+    assert result.stage is Stage.STAGE2 and result.plate_number == "12가3456"
+    assert [p.plate_number for p in result.plates] == ["12가3456"]
+    assert result.plates[0].box is not None
+
+
 def test_stage2_is_not_asked_when_stage1_succeeds(png_bytes):
     fallback = FakeFallback(
         FallbackAnswer(status=Stage2Status.OK, plate_number="34나5678", confidence=0.9)

@@ -53,7 +53,8 @@ SECRET_READ_TIMEOUT = 2.0
 SECRET_ATTEMPTS = 2
 
 #: Values of a freshly created secret that mean "no key yet" (the stack stores a placeholder).
-_PLACEHOLDERS = frozenset({"", "CHANGE_ME", "REPLACE_ME", "PLACEHOLDER", "none", "null"})
+#: Secret values that are no key (compared in upper case).
+_PLACEHOLDERS = frozenset({"", "CHANGE_ME", "REPLACE_ME", "PLACEHOLDER", "NONE", "NULL"})
 
 PROMPT = (
     "This photo shows a vehicle registered in South Korea. Read its licence plate exactly as "
@@ -256,7 +257,8 @@ def _classify(exc: Exception) -> Stage2Status:
     if isinstance(exc, errors.APIError):
         if exc.code == 429:
             return Stage2Status.ERROR_RATE_LIMITED
-        if exc.code in (401, 403):
+        # Gemini answers a wrong or revoked key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID.
+        if exc.code in (401, 403) or "API_KEY_INVALID" in f"{exc.message} {exc.details}":
             return Stage2Status.ERROR_AUTH
         return Stage2Status.http_error(exc.code)
     if "timeout" in type(exc).__name__.lower():
@@ -276,15 +278,18 @@ def extract_key(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.strip()
-    if value.startswith("{"):
+    if value.startswith(("{", '"')):
+        # JSON: {"api_key": "..."} (the template's form), or a key stored as a JSON string.
         try:
             data = json.loads(value)
         except json.JSONDecodeError:
             return None
-        value = next(
-            (str(data[k]).strip() for k in ("api_key", "GEMINI_API_KEY", "key") if k in data), ""
-        )
-    return None if value in _PLACEHOLDERS else value
+        if isinstance(data, dict):
+            data = next((data[k] for k in ("api_key", "GEMINI_API_KEY", "key") if k in data), None)
+        if not isinstance(data, str):  # null, a number: no key
+            return None
+        value = data.strip()
+    return None if value.upper() in _PLACEHOLDERS else value
 
 
 def secrets_manager_key(secret_id: str, max_age: int) -> KeyProvider:

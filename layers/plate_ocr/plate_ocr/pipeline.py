@@ -151,10 +151,11 @@ class Pipeline:
         if use_fallback and self.fallback is not None:
             plate, stage2_status = self._stage2(image, timings)
             if plate is not None:
+                plate, listed = _beside_stage1(plate, plates)
                 return self._result(
                     Stage.STAGE2,
                     plate,
-                    (plate, *plates),
+                    (plate, *listed),
                     width,
                     height,
                     started,
@@ -206,7 +207,7 @@ class Pipeline:
         chosen = voted.best_frame if voted is not None else 0
         width, height = frames[chosen].result.image_width, frames[chosen].result.image_height
         timings = {"frames_ms": round(sum(f.result.timings_ms["total_ms"] for f in frames), 2)}
-        listed = (plate,) if plate is not None else ()
+        listed: tuple[PlateRead, ...] = (plate,) if plate is not None else ()
         stage2_status = Stage2Status.DISABLED
         if plate is not None and not plate.needs_review:
             result = self._result(Stage.STAGE1, plate, listed, width, height, started, timings)
@@ -218,6 +219,8 @@ class Pipeline:
             )
             answer, stage2_status = self._stage2(image, timings)
             stage = Stage.STAGE2 if answer is not None else Stage.FAILED
+            if answer is not None:
+                answer, listed = _beside_stage1(answer, listed)
             plates = (answer, *listed) if answer is not None else listed
             result = self._result(
                 stage, answer, plates, width, height, started, timings, stage2_status
@@ -394,6 +397,17 @@ REFRAMED_PER_LOOK = 2
 #: close look on a 1600x1200 photo). The dev scenes alone read as before, in the same time: their
 #: first look seldom lists two plates.
 SEVERAL_CARS = 2
+
+
+def _beside_stage1(
+    answer: PlateRead, listed: Sequence[PlateRead]
+) -> tuple[PlateRead, tuple[PlateRead, ...]]:
+    """Stage 2's answer and stage 1's unsure readings to list after it: a reading of the same
+    plate is not listed twice, and lends the answer its box when stage 2 gave none."""
+    same = [p for p in listed if p.plate_number == answer.plate_number]
+    if same and answer.box is None and same[0].box is not None:
+        answer = replace(answer, box=same[0].box)
+    return answer, tuple(p for p in listed if p.plate_number != answer.plate_number)
 
 
 def answer(plates: Sequence[PlateRead]) -> PlateRead | None:
