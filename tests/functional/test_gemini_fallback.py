@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
+from plate_ocr import deadline
 from plate_ocr import gemini as gemini_module
 from plate_ocr.config import Settings
 from plate_ocr.gemini import GeminiReader, build_fallback, encode_for_gemini, extract_key
@@ -169,6 +170,22 @@ def test_a_key_gemini_calls_invalid_is_an_auth_error(gemini, image):
 
     assert answer.status == "error:auth"
     assert len(gemini.calls) == 1
+
+
+def test_a_server_that_trickles_its_answer_is_given_up_on_within_the_budget(gemini, image):
+    # GIVEN Gemini sending 8 bytes every 0.3 s (never silent for the 1 s read timeout; the whole
+    # answer takes about 20 s) and a request with 3 s left
+    gemini.reply = lambda n: (200, _answer({"plate_number": "12가3456"}), -0.3)
+    started = time.perf_counter()
+
+    # WHEN stage 2 is asked
+    with deadline.limit(3.0) as limit:
+        answer = _reader(gemini, timeout=1.0, attempts=2).read(image)
+
+    # THEN it gives up within the request's deadline (the client's own timeout never trips: it
+    # applies to each read, not to the call)
+    assert answer.status == "error:timeout"
+    assert time.perf_counter() - started < 3.0 and not limit.expired()
 
 
 def test_gives_up_after_the_timeout(gemini, image):

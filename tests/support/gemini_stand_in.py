@@ -3,6 +3,8 @@
 Point ``PLATE_OCR_GEMINI_BASE_URL`` (``Settings.gemini_base_url``) at ``GeminiStandIn.url``. It
 answers each generateContent call as ``reply(n)`` says, ``n`` counting from 1: ``(status, body,
 delay)``, where a ``bytes`` body goes out as it is (malformed answers) and anything else as JSON.
+A negative delay trickles the body instead: 8 bytes every ``-delay`` seconds (a server that never
+stays silent long enough for a client's read timeout).
 """
 
 from __future__ import annotations
@@ -45,14 +47,19 @@ class GeminiStandIn:
                     body = raw
                 stand_in.calls.append(Call(self.path, dict(self.headers.items()), body))
                 status, payload, delay = stand_in.reply(len(stand_in.calls))
-                time.sleep(delay)
+                time.sleep(max(delay, 0.0))
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    if delay >= 0:
+                        self.wfile.write(data)
+                    for start in range(0, len(data), 8) if delay < 0 else ():
+                        self.wfile.write(data[start : start + 8])
+                        self.wfile.flush()
+                        time.sleep(-delay)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
 

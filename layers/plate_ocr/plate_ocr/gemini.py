@@ -17,6 +17,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -42,6 +44,15 @@ RETRY_JITTER = 0.25
 #: call ends this long before the deadline.
 MIN_SECONDS = 1.0
 MARGIN_SECONDS = 0.5
+#: Threads that run Gemini calls, so that a call can be given up on at its budget's end: the
+#: client's timeout applies to each phase of a request (connect, write, each read), and a server
+#: that trickles its answer never trips it. A call given up on ends in its thread by itself.
+_CALLS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gemini")
+
+
+class Stage2TimeoutError(TimeoutError):
+    """A Gemini call outran its whole budget (the attempts' timeouts and the waits between)."""
+
 
 #: Secrets Manager answers in tens of milliseconds. botocore's defaults (60 s to connect, 60 s to
 #: read, several attempts) would hold a request far past its deadline when it does not answer, so
@@ -109,7 +120,7 @@ class GeminiReader:
         width, height = 0, 0
         try:
             jpeg, width, height = encode_for_gemini(image, self._settings.gemini_max_side)
-            text = self._generate(key, jpeg, budget)
+            text = self._generate_within(key, jpeg, budget)
         except Exception as exc:
             status = _classify(exc)
             logger.warning(
@@ -138,6 +149,21 @@ class GeminiReader:
         if left >= attempts * seconds + (attempts - 1) * RETRY_MAX_DELAY:
             return seconds, attempts
         return min(seconds, left), 1
+
+    def _generate_within(self, key: str, jpeg: bytes, budget: tuple[float, int]) -> str:
+        """:meth:`_generate`, given up on when its whole budget has passed (and never later than
+        the request's deadline allows)."""
+        seconds, attempts = budget
+        total = seconds * attempts + RETRY_MAX_DELAY * (attempts - 1)
+        limit = deadline.current()
+        if limit is not None:
+            total = min(total, max(0.0, limit.remaining() - MARGIN_SECONDS))
+        call = _CALLS.submit(self._generate, key, jpeg, budget)
+        try:
+            return call.result(timeout=total)
+        except FutureTimeout:
+            call.cancel()
+            raise Stage2TimeoutError(f"no answer within {total:.1f} s") from None
 
     def _generate(self, key: str, jpeg: bytes, budget: tuple[float, int]) -> str:
         from google.genai import types
