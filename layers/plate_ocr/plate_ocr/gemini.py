@@ -50,10 +50,6 @@ MARGIN_SECONDS = 0.5
 _CALLS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gemini")
 
 
-class Stage2TimeoutError(TimeoutError):
-    """A Gemini call outran its whole budget (the attempts' timeouts and the waits between)."""
-
-
 #: Secrets Manager answers in tens of milliseconds. botocore's defaults (60 s to connect, 60 s to
 #: read, several attempts) would hold a request far past its deadline when it does not answer, so
 #: the key's fetch gives up after ``SECRET_ATTEMPTS x (connect + read)`` seconds and botocore's
@@ -163,7 +159,8 @@ class GeminiReader:
             return call.result(timeout=total)
         except FutureTimeout:
             call.cancel()
-            raise Stage2TimeoutError(f"no answer within {total:.1f} s") from None
+            # Classified as error:timeout (plate_ocr.gemini._classify).
+            raise TimeoutError(f"no Gemini answer within {total:.1f} s") from None
 
     def _generate(self, key: str, jpeg: bytes, budget: tuple[float, int]) -> str:
         from google.genai import types
