@@ -53,6 +53,17 @@ def _jpeg(mode: str, **save: object) -> bytes:
     return buf.getvalue()
 
 
+def _float_tiff() -> bytes:
+    """A 32-bit float grey TIFF (deflate: a few hundred KB), scaled to 8 bits when decoded."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((HEIGHT, WIDTH), 0.5, np.float32), mode="F").save(
+        buf, format="TIFF", compression="tiff_adobe_deflate"
+    )
+    return buf.getvalue()
+
+
 CASES = {
     "rgba-8-bit-png": lambda: _png(8, 6, bytes([40, 90, 200, 128])),
     "rgba-16-bit-png": lambda: _png(16, 6, bytes([40, 0, 90, 0, 200, 0, 128, 0])),
@@ -64,6 +75,7 @@ CASES = {
     ),
     "cmyk-jpeg": lambda: _jpeg("CMYK"),
     "progressive-4-4-4-jpeg": lambda: _jpeg("RGB", progressive=True, subsampling=0),
+    "float-32-bit-grey-tiff": _float_tiff,
 }
 
 SCRIPT = r"""

@@ -103,17 +103,35 @@ def _opencv_bands(data: bytes, fmt: str) -> tuple[Shape, Iterator[npt.NDArray[np
 
 def _scale_to_uint8(image: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     """A float or 32-bit image (TIFF) as 8 bits: floats in 0-1 and integers in 0-255 keep their
-    meaning (x 255, as is); other ranges are stretched from their minimum to their maximum."""
+    meaning (x 255, as is); other ranges are stretched from their minimum to their maximum (over
+    the whole image: one range, not one per band). NaN and infinities count as 0.
+
+    Worked through in bands of :data:`BAND_ROWS` rows, twice (the range, then the pixels): the
+    decoder holds the decoded image and the 8-bit one, not float copies of the whole image (a
+    39.9 MP float TIFF needed more than the decoder's memory limit that way).
+    """
     import numpy as np
 
-    values = np.nan_to_num(image.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
-    low, high = float(values.min()), float(values.max())
-    floating = np.issubdtype(image.dtype, np.floating)
-    if floating and low >= 0.0 and high <= 1.0:
-        values = values * 255.0
+    def finite(top: int) -> npt.NDArray[np.float32]:
+        rows = image[top : top + BAND_ROWS].astype(np.float32)
+        return np.nan_to_num(rows, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+
+    tops = range(0, int(image.shape[0]), BAND_ROWS)
+    ranges = [(float(band.min()), float(band.max())) for band in map(finite, tops)]
+    low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    offset, scale = 0.0, 1.0
+    if np.issubdtype(image.dtype, np.floating) and low >= 0.0 and high <= 1.0:
+        scale = 255.0
     elif not (low >= 0.0 and high <= 255.0):
-        values = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
-    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        offset, scale = low, (255.0 / (high - low) if high > low else 0.0)
+    out = np.empty(image.shape, np.uint8)
+    for top in tops:
+        band = finite(top)
+        band -= offset
+        band *= scale
+        np.rint(band, out=band)
+        out[top : top + BAND_ROWS] = np.clip(band, 0, 255, out=band)
+    return out
 
 
 def to_bgr8(image: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
