@@ -297,32 +297,35 @@ class Pipeline:
     ) -> tuple[PlateRead, ...]:
         plates: tuple[PlateRead, ...] = ()
         for i, finder in enumerate(self.finders):
-            suffix = "" if i == 0 else f"_{i + 1}"
-            mark = time.perf_counter()
-            regions = finder.locate(image)
-            timings[f"locate{suffix}_ms"] = _ms_since(mark)
-            mark = time.perf_counter()
-            plates = _dedupe((*plates, *self._read_regions(regions)))
-            timings[f"recognize{suffix}_ms"] = _ms_since(mark)
+            plates = _dedupe(
+                (*plates, *self._look(finder, image, timings, "" if i == 0 else f"_{i + 1}"))
+            )
             sure = answer(plates) is not None
             # Several plates on the first look: a photo of several cars, whose farther ones'
             # plates the first look's canvas makes too small to find. The next finder (the close
             # look) is asked for them too, sure reading or not.
             if sure and (i > 0 or len(plates) < SEVERAL_CARS):
                 break
+        bar = max(LAST_RESORT_MIN_CONFIDENCE, self.settings.min_confidence)
         for i, finder in enumerate(self.last_resort if not plates else ()):
-            suffix = f"_last{i + 1 if i else ''}"
-            mark = time.perf_counter()
-            regions = finder.locate(image)
-            timings[f"locate{suffix}_ms"] = _ms_since(mark)
-            mark = time.perf_counter()
-            bar = max(LAST_RESORT_MIN_CONFIDENCE, self.settings.min_confidence)
-            found = [plate for plate in self._read_regions(regions) if plate.confidence >= bar]
-            plates = _dedupe((*plates, *found))
-            timings[f"recognize{suffix}_ms"] = _ms_since(mark)
+            found = self._look(finder, image, timings, f"_last{i + 1 if i else ''}")
+            plates = _dedupe((*plates, *(plate for plate in found if plate.confidence >= bar)))
             if answer(plates) is not None:
                 break
         return plates
+
+    def _look(
+        self, finder: Locator, image: npt.NDArray[np.uint8], timings: dict[str, float], suffix: str
+    ) -> tuple[PlateRead, ...]:
+        """One finder's regions, read; its times go into ``timings`` as ``locate<suffix>_ms``
+        and ``recognize<suffix>_ms``."""
+        mark = time.perf_counter()
+        regions = finder.locate(image)
+        timings[f"locate{suffix}_ms"] = _ms_since(mark)
+        mark = time.perf_counter()
+        read = self._read_regions(regions)
+        timings[f"recognize{suffix}_ms"] = _ms_since(mark)
+        return read
 
     def _read_regions(self, regions: list[PlateRegion]) -> tuple[PlateRead, ...]:
         listed = self.settings.min_listed_confidence

@@ -278,7 +278,7 @@ class TiltFinder(_DetectorFinder):
 
     The detector frames plates tilted up to about 30 degrees; at 40 degrees it found few. On the
     37 dev scenes turned by 35 and 40 degrees either way (148 photos) the pipeline answered 87
-    right and 3 wrong without this look, 101 right and 3 wrong with it. Turning a photo also makes
+    right and 3 wrong without this look, 102 right and 3 wrong with it. Turning a photo also makes
     plate-like things of what is not a plate (a photo watermark read at 0.11 on a night copy), so
     the pipeline asks this look only when the others listed no plate, and keeps a reading of it
     only when it is sure (:data:`plate_ocr.pipeline.LAST_RESORT_MIN_CONFIDENCE`).
