@@ -173,7 +173,7 @@ def test_a_further_round_exports_the_steps_of_every_round(tmp_path):
     torch = pytest.importorskip("torch")
     from plate_ocr.locate import net
     from plate_ocr.locate.detector import DetectorConfig
-    from training.detector import SHIPPED_MIN_SCORE, export, trained_steps
+    from training.detector import export, trained_steps
 
     # A first round's checkpoint has its own steps; a further round started from it records them.
     first = {"step": 3000}
@@ -189,12 +189,11 @@ def test_a_further_round_exports_the_steps_of_every_round(tmp_path):
 
     config = DetectorConfig.read(tmp_path / "out" / "platedet.yaml")
     assert config.trained_steps == "3000 + 1500 + 2400"
-    assert config.min_score == SHIPPED_MIN_SCORE
+    assert config.min_score == DetectorConfig().min_score
 
 
 def test_the_shipped_detector_runs_at_the_threshold_the_export_writes():
     from plate_ocr.locate.detector import CONFIG, DetectorConfig
-    from training.detector import SHIPPED_MIN_SCORE
 
     shipped = DetectorConfig.read(Path(__file__).resolve().parents[2] / "models" / CONFIG)
-    assert shipped.min_score == SHIPPED_MIN_SCORE
+    assert shipped.min_score == DetectorConfig().min_score
