@@ -93,15 +93,19 @@ class S3Store:
 
     def result_source_etag(self, bucket: str, key: str) -> str | None:
         """The source ETag recorded on an existing result (``""`` if unrecorded); ``None``: none."""
-        response = _unless_missing(lambda: self._s3.head_object(Bucket=bucket, Key=key))
+        response = self._head(bucket, key)
         if response is None:
             return None
         return str(response.get("Metadata", {}).get(SOURCE_ETAG_META, ""))
 
     def current_etag(self, bucket: str, key: str) -> str | None:
         """The object's ETag now; ``None``: there is no such object (any more)."""
-        response = _unless_missing(lambda: self._s3.head_object(Bucket=bucket, Key=key))
+        response = self._head(bucket, key)
         return None if response is None else plain_etag(response.get("ETag"))
+
+    def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
+        """The object's HEAD response; ``None``: there is no such object."""
+        return _unless_missing(lambda: self._s3.head_object(Bucket=bucket, Key=key))
 
     def put_json(self, bucket: str, key: str, body: bytes, metadata: dict[str, str]) -> None:
         self._s3.put_object(
