@@ -370,3 +370,16 @@ def test_the_bucket_prefixes_are_the_settings_everywhere_the_template_names_them
     text = (ROOT / "template.yaml").read_text(encoding="utf-8")
     object_prefixes = set(re.findall(r"-\$\{AWS::Region\}/([a-z]+/)\*", text))
     assert object_prefixes == set(defaults.values())
+
+
+def test_every_mention_of_the_bucket_spells_the_buckets_own_name(template):
+    # The bucket's name is repeated where a !Ref would close a dependency loop (the roles' and the
+    # queue policy's resources, the functions' environment). A name changed in one place only
+    # must fail here, not in a deployed stack that reads one bucket and writes another.
+    name = template["Resources"]["PhotoBucket"]["Properties"]["BucketName"]["Fn::Sub"]
+    environment = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert environment["PLATE_OCR_BUCKET_NAME"] == {"Fn::Sub": name}
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    spelled = re.findall(r"s3:::([^/\"]+)", text)
+    assert len(spelled) >= 5
+    assert set(spelled) == {name}
