@@ -310,6 +310,62 @@ def test_fetches_the_key_from_secrets_manager_on_the_first_fallback_only(
     assert KEY not in caplog.text
 
 
+def test_a_rotated_key_is_read_afresh_after_gemini_refuses_the_cached_one(
+    gemini, image, secrets, monkeypatch
+):
+    # GIVEN a warm reader that cached the key, then the secret rotated to a new key and Gemini
+    # now refuses the old one
+    arn = secrets.create_secret(
+        Name="plate-ocr/test/rotated", SecretString=json.dumps({"api_key": KEY})
+    )["ARN"]
+    new_key = KEY.replace("test", "next")
+    gemini.reply = lambda n: (200, _answer({"plate_number": "12가3456", "confidence": 0.9}), 0.0)
+    reader = build_fallback(Settings(gemini_secret_id=arn, gemini_base_url=gemini.url))
+    assert reader.read(image).status == "ok"
+    secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({"api_key": new_key}))
+
+    def by_key(n: int) -> tuple[int, dict[str, Any], float]:
+        if gemini.calls[-1].headers["x-goog-api-key"] != new_key:
+            return 403, {"error": {"code": 403, "message": "bad key"}}, 0.0
+        return 200, _answer({"plate_number": "12가3456", "confidence": 0.9}), 0.0
+
+    gemini.reply = by_key
+
+    # WHEN the next requests need stage 2
+    refused = reader.read(image)
+    after = [reader.read(image) for _ in range(2)]
+
+    # THEN the one refused request is reported, and the next reads the new key at once, not after
+    # the cache's five minutes; the fresh key is cached again
+    assert refused.status == "error:auth"
+    assert [a.status for a in after] == ["ok", "ok"]
+    assert [c.headers["x-goog-api-key"] for c in gemini.calls] == [KEY, KEY, new_key, new_key]
+
+
+def test_a_refused_key_sends_at_most_one_request_in_an_interval_to_secrets_manager(gemini, image):
+    # GIVEN a revoked key that Secrets Manager still holds
+    gemini.reply = lambda n: (403, {"error": {"code": 403, "message": "bad key"}}, 0.0)
+    cached: list[int] = []
+    fresh: list[int] = []
+
+    def cached_key() -> str:
+        cached.append(1)
+        return KEY
+
+    def fresh_key() -> str:
+        fresh.append(1)
+        return KEY
+
+    reader = GeminiReader(Settings(gemini_base_url=gemini.url), cached_key, refetch_key=fresh_key)
+
+    # WHEN four requests in a row need stage 2
+    answers = [reader.read(image) for _ in range(4)]
+
+    # THEN each is refused, and only the second read the secret past its cache
+    assert {a.status for a in answers} == {"error:auth"}
+    assert (len(cached), len(fresh)) == (3, 1)
+
+
 def test_a_secrets_manager_that_does_not_answer_is_given_up_in_bounded_time(
     gemini, image, monkeypatch
 ):

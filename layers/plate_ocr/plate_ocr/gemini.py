@@ -35,6 +35,12 @@ logger = logging.getLogger(__name__)
 
 KeyProvider = Callable[[], "str | None"]
 
+#: After Gemini refuses the key (``error:auth``), the next fallback reads the secret afresh instead
+#: of from the cache (a rotated key is picked up at once, not after ``secret_max_age_seconds``),
+#: at most once per this many seconds, so a revoked key does not send every request to Secrets
+#: Manager.
+AUTH_REFETCH_INTERVAL = 30.0
+
 #: Backoff between attempts (seconds): short, because a reader waits on stage 2 synchronously.
 RETRY_INITIAL_DELAY = 0.5
 RETRY_MAX_DELAY = 2.0
@@ -86,12 +92,22 @@ class GeminiPlate(BaseModel):
 class GeminiReader:
     """A :class:`plate_ocr.engines.FallbackReader` backed by the google-genai client."""
 
-    def __init__(self, settings: Settings, key_provider: KeyProvider) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        key_provider: KeyProvider,
+        refetch_key: KeyProvider | None = None,
+    ) -> None:
+        """``refetch_key``: the key read past any cache, asked after Gemini refused the key
+        (:data:`AUTH_REFETCH_INTERVAL`); None: ``key_provider`` is always current."""
         self._settings = settings
         self._key_provider = key_provider
+        self._refetch_key = refetch_key
         self._lock = threading.Lock()
         self._client: Client | None = None
         self._client_key: str | None = None
+        self._key_refused = False
+        self._last_refetch = -AUTH_REFETCH_INTERVAL
 
     def read(self, image: Image) -> FallbackAnswer:
         # The deadline is checked before the key is fetched (with no time left, no call to
@@ -99,7 +115,7 @@ class GeminiReader:
         if self._budget() is None:
             return _too_late()
         try:
-            key = self._key_provider()
+            key = self._key()
         except Exception as exc:
             # Any secret trouble means no stage 2 now, not a failed request.
             # The exception text of Secrets Manager names the secret, never its value.
@@ -119,6 +135,8 @@ class GeminiReader:
             text = self._generate_within(key, jpeg, budget)
         except Exception as exc:
             status = _classify(exc)
+            if status == Stage2Status.ERROR_AUTH:
+                self._key_refused = True
             logger.warning(
                 "gemini call failed: %s (%s) after %.2f s",
                 status,
@@ -128,6 +146,23 @@ class GeminiReader:
             return FallbackAnswer(status=status)
         logger.info("gemini answered in %.2f s", time.perf_counter() - started)
         return answer_from_text(text, width, height)
+
+    def _key(self) -> str | None:
+        """The cached key, or a fresh read of it after Gemini refused the key."""
+        with self._lock:
+            now = time.monotonic()
+            fresh = (
+                self._refetch_key is not None
+                and self._key_refused
+                and now - self._last_refetch >= AUTH_REFETCH_INTERVAL
+            )
+            if fresh:
+                self._key_refused = False
+                self._last_refetch = now
+        if fresh and self._refetch_key is not None:
+            logger.info("gemini key refused before: reading the secret afresh")
+            return self._refetch_key()
+        return self._key_provider()
 
     def _budget(self) -> tuple[float, int] | None:
         """Seconds per attempt and attempts that fit in the request's deadline (None: nothing
@@ -315,14 +350,15 @@ def extract_key(value: Any) -> str | None:
     return None if value.upper() in _PLACEHOLDERS else value
 
 
-def secrets_manager_key(secret_id: str, max_age: int) -> KeyProvider:
+def secrets_manager_key(secret_id: str, max_age: int) -> tuple[KeyProvider, KeyProvider]:
     """Reads the key through Powertools parameters, built and called on the first fallback only,
     with bounded waits (:data:`SECRET_CONNECT_TIMEOUT`, :data:`SECRET_READ_TIMEOUT`,
-    :data:`SECRET_ATTEMPTS`)."""
+    :data:`SECRET_ATTEMPTS`): the cached key (``max_age``), and a read past the cache (which
+    refreshes it)."""
     provider: Any = None
     lock = threading.Lock()
 
-    def fetch() -> str | None:
+    def fetch(force: bool = False) -> str | None:
         nonlocal provider
         with lock:
             if provider is None:
@@ -338,16 +374,19 @@ def secrets_manager_key(secret_id: str, max_age: int) -> KeyProvider:
                         retries={"total_max_attempts": SECRET_ATTEMPTS, "mode": "standard"},
                     )
                 )
-        return extract_key(provider.get(secret_id, max_age=max_age))
+        return extract_key(provider.get(secret_id, max_age=max_age, force_fetch=force))
 
-    return fetch
+    return fetch, lambda: fetch(force=True)
 
 
 def build_fallback(settings: Settings) -> GeminiReader:
     """The production stage 2: a key from Secrets Manager, else from the environment, else none."""
     if settings.gemini_secret_id:
-        provider = secrets_manager_key(settings.gemini_secret_id, settings.secret_max_age_seconds)
-    elif settings.gemini_api_key is not None:
+        cached, fresh = secrets_manager_key(
+            settings.gemini_secret_id, settings.secret_max_age_seconds
+        )
+        return GeminiReader(settings, cached, refetch_key=fresh)
+    if settings.gemini_api_key is not None:
         env_key = extract_key(settings.gemini_api_key.get_secret_value())
 
         def provider() -> str | None:
