@@ -17,8 +17,9 @@ from tests.support.frames import distinct_copies
 #: The fakes' crops are flat grey, which plate_ocr.quality calls blurred: the low-quality bar is
 #: set to the plain one here and has tests of its own (``Bar``).
 SETTINGS = Settings(min_confidence=0.6, min_confidence_low_quality=0.6)
-#: A plate away from every box a FakeLocator gives.
-BOX_FAR = ((120.0, 2.0), (158.0, 2.0), (158.0, 14.0), (120.0, 14.0))
+#: A plate away from every box a FakeLocator gives, smaller than theirs, its characters 10.5 px
+#: high (over plate_ocr.quality.TINY_CHAR_HEIGHT_PX).
+BOX_FAR = ((112.0, 2.0), (158.0, 2.0), (158.0, 16.0), (112.0, 16.0))
 
 
 def make(readings, *, fallback=None, regions=1, finders=None):
@@ -553,6 +554,46 @@ def test_only_the_two_surest_readings_of_a_look_are_checked_against_wider_frames
     # The third is not checked: it counts as unconfirmed (the stand-in calibration halves it).
     assert found == {"34나5678": 0.97, "56다7890": 0.9, "12가3456": pytest.approx(0.4)}
     assert pipeline.recognizer.calls == 5
+
+
+#: A plate whose characters are 7.5 px high: under plate_ocr.quality.TINY_CHAR_HEIGHT_PX.
+BOX_TINY = ((10.0, 20.0), (50.0, 20.0), (50.0, 30.0), (10.0, 30.0))
+
+
+@pytest.mark.parametrize(
+    ("box", "confidence", "success"),
+    [(BOX_TINY, 0.95, False), (BOX_TINY, 0.98, True), (BOX_FAR, 0.95, True)],
+    ids=["tiny-under-its-bar", "tiny-at-its-bar", "small-but-not-tiny"],
+)
+def test_a_plate_of_tiny_characters_needs_the_highest_bar(png_bytes, box, confidence, success):
+    # GIVEN a pipeline with the default bars (0.7; 0.9 for low quality; 0.98 for tiny characters)
+    pipeline = Pipeline(
+        [FakeLocator(1, box=box)],
+        FakeRecognizer(readings=[reading("12가3456", confidence)]),
+        weakest_char,
+        settings=Settings(),
+    )
+
+    result = pipeline.read(png_bytes, use_fallback=False)
+
+    # THEN a reading at 0.95 of characters under 10 px is listed for review, not answered
+    assert result.success is success
+    assert result.plates[0].needs_review is not success
+    assert result.plates[0].confidence == pytest.approx(confidence)
+
+
+def test_the_tiny_characters_bar_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PLATE_OCR_MIN_CONFIDENCE_TINY_CHARACTERS", "0.99")
+
+    bar = Bar.of(Settings())
+
+    assert bar.tiny == 0.99
+    assert bar.needs_review(0.985, Quality.GOOD, 9.9)
+    assert not bar.needs_review(0.985, Quality.GOOD, 10.0)
+    assert not bar.needs_review(0.985, None, None)  # a stage-2 plate: nothing measured
+    # Off (0): the other bars still hold.
+    assert Bar(0.7, 0.9, 0.0).needs_review(0.85, Quality.LOW, 5.0)
+    assert not Bar(0.7, 0.9, 0.0).needs_review(0.9, Quality.LOW, 5.0)
 
 
 def test_the_low_quality_bar_comes_from_the_environment(monkeypatch):

@@ -53,22 +53,36 @@ Calibrator = Callable[[Sequence[float], float, bool], float]
 @dataclass(frozen=True)
 class Bar:
     """The calibrated confidence a stage-1 reading needs to be an answer: ``normal``
-    (``PLATE_OCR_MIN_CONFIDENCE``), and at least ``low_quality``
+    (``PLATE_OCR_MIN_CONFIDENCE``), at least ``low_quality``
     (``PLATE_OCR_MIN_CONFIDENCE_LOW_QUALITY``) for a plate whose quality is low
-    (:mod:`plate_ocr.quality`: characters under 12 px, or blurred), whose readings the calibration
-    rates too high (README, "A reading you can trust")."""
+    (:mod:`plate_ocr.quality`: characters under 12 px, or blurred), and at least ``tiny``
+    (``PLATE_OCR_MIN_CONFIDENCE_TINY_CHARACTERS``) for one whose characters are under
+    :data:`plate_ocr.quality.TINY_CHAR_HEIGHT_PX`: the calibration rates such readings too high
+    (README, "A reading you can trust")."""
 
     normal: float
     low_quality: float = 0.0
+    tiny: float = 0.0
 
     @classmethod
     def of(cls, settings: Settings) -> Bar:
-        return cls(settings.min_confidence, settings.min_confidence_low_quality)
+        return cls(
+            settings.min_confidence,
+            settings.min_confidence_low_quality,
+            settings.min_confidence_tiny_characters,
+        )
 
-    def needs_review(self, confidence: float, plate_quality: Quality | None) -> bool:
-        """Whether a reading given ``confidence`` of a plate of ``plate_quality`` is unsure."""
-        low = plate_quality is Quality.LOW
-        return confidence < (max(self.normal, self.low_quality) if low else self.normal)
+    def needs_review(
+        self, confidence: float, plate_quality: Quality | None, char_height_px: float | None = None
+    ) -> bool:
+        """Whether a reading given ``confidence`` of a plate of ``plate_quality``, whose
+        characters are ``char_height_px`` high in the photo, is unsure."""
+        bar = self.normal
+        if plate_quality is Quality.LOW:
+            bar = max(bar, self.low_quality)
+        if char_height_px is not None and char_height_px < quality.TINY_CHAR_HEIGHT_PX:
+            bar = max(bar, self.tiny)
+        return confidence < bar
 
 
 #: A reading of a last-resort look (``Pipeline(last_resort=...)``: the tilted look) counts only
@@ -262,7 +276,9 @@ class Pipeline:
                 *(Candidate(text, round(score, 4)) for text, score in ranked),
             ),
             **_grammar_fields(parsed),
-            needs_review=Bar.of(self.settings).needs_review(voted.confidence, source.quality),
+            needs_review=Bar.of(self.settings).needs_review(
+                voted.confidence, source.quality, source.char_height_px
+            ),
         )
 
     def _stage2(
@@ -508,7 +524,7 @@ def plate_from_reading(
         ),
         candidates=tuple(Candidate(text, round(score, 4)) for text, score in ranked),
         **_grammar_fields(best),
-        needs_review=bar.needs_review(confidence, measured["quality"]),
+        needs_review=bar.needs_review(confidence, measured["quality"], measured["char_height_px"]),
         detection_score=round(region.score, 4),
         plate_class=cls,
         **measured,
@@ -530,7 +546,9 @@ def unconfirmed(
         return plate
     confidence = round(calibrator(judged[2], region.score, True), 4)
     return replace(
-        plate, confidence=confidence, needs_review=bar.needs_review(confidence, plate.quality)
+        plate,
+        confidence=confidence,
+        needs_review=bar.needs_review(confidence, plate.quality, plate.char_height_px),
     )
 
 

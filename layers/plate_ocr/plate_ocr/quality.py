@@ -5,7 +5,9 @@ are under :data:`MIN_CHAR_HEIGHT_PX` pixels high in the original photo, or when 
 is blurred past :data:`MIN_SHARPNESS`; ``good`` otherwise.
 
 A stage-1 reading of a ``low`` plate needs a higher confidence to be an answer
-(``Settings.min_confidence_low_quality``, :class:`plate_ocr.pipeline.Bar`).
+(``Settings.min_confidence_low_quality``, :class:`plate_ocr.pipeline.Bar`), and one whose
+characters are under :data:`TINY_CHAR_HEIGHT_PX` a higher one still
+(``Settings.min_confidence_tiny_characters``).
 
 Character height comes from the plate's box: the plate's height in the photo times the share of it
 the smallest characters a reading needs take, by layout (the plate-typeface layouts of
@@ -39,6 +41,10 @@ Point = tuple[float, float]
 
 #: Characters under this height (pixels of the original photo) are too few pixels to trust.
 MIN_CHAR_HEIGHT_PX = 12.0
+#: Characters under this height are so few pixels that even a reading the calibration rates 0.9 or
+#: more is often wrong: such a reading needs ``Settings.min_confidence_tiny_characters``
+#: (:class:`plate_ocr.pipeline.Bar`).
+TINY_CHAR_HEIGHT_PX = 10.0
 #: Below this sharpness (:func:`sharpness`) the crop is blurred past trusting (measured).
 MIN_SHARPNESS = 1.0
 #: The crop's grey copy is measured at this height (pixels), whatever its size.

@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plate_ocr.formats import ImageFormat, ImageType
 from plate_ocr.plate_class import PlateClass
-from plate_ocr.quality import MIN_CHAR_HEIGHT_PX, MIN_SHARPNESS, Quality, QualityIssue
+from plate_ocr.quality import (
+    MIN_CHAR_HEIGHT_PX,
+    MIN_SHARPNESS,
+    TINY_CHAR_HEIGHT_PX,
+    Quality,
+    QualityIssue,
+)
 from plate_ocr.results import OcrResult, Stage, Stage2Status, StageLabel
 
 
@@ -93,7 +99,11 @@ class PlateModel(_Model):
     char_height_px: float | None = Field(
         default=None,
         ge=0.0,
-        description="Height in photo pixels of the smallest characters a reading needs.",
+        description=(
+            "Height in photo pixels of the smallest characters a reading needs. Under "
+            f"{TINY_CHAR_HEIGHT_PX:g} px a stage-1 reading needs "
+            "PLATE_OCR_MIN_CONFIDENCE_TINY_CHARACTERS to succeed."
+        ),
     )
     sharpness: float | None = Field(
         default=None,
