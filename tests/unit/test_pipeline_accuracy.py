@@ -1,9 +1,10 @@
 """Accuracy and trust floors of the whole stage-1 pipeline on the val split (real models, photos).
 
-Measured with the shipped models (README, measurement (11), 2026-12-01: third-round detector,
-close look up to 1536 px, second look from 0.7): crops 94.2% (97/103), scenes 100% (19/19),
-regional and two-row plates 90% (9/10), characters 97.8%; 95.1% of the photos answered with
-success, 99.1% of those exactly right; no plate listed beside the labelled one on the scenes.
+Measured with the shipped models (README, measurement (18), 2026-12-01: third-round detector,
+close look up to 1536 px, second look from 0.7, tiny-characters bar): crops 94.2% (97/103),
+scenes 100% (19/19), regional and two-row plates 90% (9/10), characters 97.8%; 94.3% of the
+photos answered with success, 99.1% of those exactly right; no plate listed beside the labelled
+one on the scenes.
 The floors sit a few photos under, so a
 regression fails CI while the figures stay deterministic (one torch thread).
 """
