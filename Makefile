@@ -75,9 +75,14 @@ train: setup ## train the recogniser from scratch and export it to models/ (TRAI
 	$(BIN)/python -m training.dataset --pool runs/pool_ft --first 0 --count 8
 	$(BIN)/python -m training.train --run runs/korplate-ft2 --init runs/korplate-ft/last.pt \
 		--no-render --pool runs/pool_ft --steps 1500 --warmup 120 --batch 48 --lr 3e-4 \
-		--real-frac 0.5 --seed 11 --eval-every 500 $(FT_ARGS)
+		--real-frac 0.5 --seed 11 --eval-every 500 --no-export $(FT_ARGS)
 	@echo "==> last fine-tune: emblem strips (synthetic) and the unlabelled scenes' confident plates"
-	$(BIN)/python -m training.pseudo propose --out runs/pseudo/proposals_ft3.json
+	@# The second fine-tune reads the unlabelled scenes from a folder of its own: models/ changes
+	@# only at the end, so a run stopped here leaves the shipped model and its calibration alone.
+	rm -rf runs/ft2-models && mkdir -p runs/ft2-models
+	cp models/korplate.py models/platedet.pth models/platedet.yaml models/confidence.json runs/ft2-models/
+	$(BIN)/python -m training.export runs/korplate-ft2/last.pt --out runs/ft2-models
+	$(BIN)/python -m training.pseudo propose --models runs/ft2-models --out runs/pseudo/proposals_ft3.json
 	$(BIN)/python -m training.pseudo texts --proposals runs/pseudo/proposals_ft3.json
 	$(BIN)/python -m training.dataset --pool runs/pool_strip --first 0 --count 12
 	$(BIN)/python -m training.train --run runs/korplate-strip --init runs/korplate-ft2/last.pt \

@@ -30,7 +30,15 @@ import torch
 
 from plate_ocr.locate import net
 from plate_ocr.locate.detector import CONFIG, WEIGHTS, DetectorConfig, PlateDetector, to_input
-from training.loop import one_cycle, report, restore, save, torch_rng_state, write_files
+from training.loop import (
+    one_cycle,
+    open_log,
+    report,
+    restore,
+    save,
+    torch_rng_state,
+    write_files,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -233,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
         f"parameters, device {device}",
         flush=True,
     )
-    log = open(args.run / "log.jsonl", "a")  # noqa: SIM115
+    log = open_log(args.run, step)
     model.train()
     t0, seen = time.time(), []
     for batch in loader:

@@ -96,6 +96,25 @@ def retime(sched: torch.optim.lr_scheduler.OneCycleLR, total: int) -> int:
     return total
 
 
+def open_log(run: Path, step: int) -> IO[str]:
+    """The run's ``log.jsonl``, open for appending, holding only the lines of steps up to
+    ``step`` (where the run starts or resumes): the lines a stopped run wrote after its last
+    checkpoint are written again by the resumed one, and a run started afresh starts a fresh log.
+    """
+    path = run / "log.jsonl"
+    if path.is_file():
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                logged = json.loads(line).get("step", 0)
+            except (json.JSONDecodeError, AttributeError):
+                continue  # a line cut by the stop
+            if isinstance(logged, int) and logged <= step:
+                kept.append(line + "\n")
+        path.write_text("".join(kept), encoding="utf-8")
+    return open(path, "a", encoding="utf-8")
+
+
 def report(log: IO[str], msg: dict[str, Any]) -> None:
     """One progress line: printed, and appended to the run's ``log.jsonl`` at once."""
     line = json.dumps(msg, ensure_ascii=False)

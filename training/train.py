@@ -38,7 +38,7 @@ import torch
 
 from plate_ocr.recognizer_config import RecognizerConfig
 from training.charset import CHARSET
-from training.loop import one_cycle, report, restore, retime, save, torch_rng_state
+from training.loop import one_cycle, open_log, report, restore, retime, save, torch_rng_state
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "models"))
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
 
-    log = open(args.run / "log.jsonl", "a")  # noqa: SIM115
+    log = open_log(args.run, step)
     model.train()
     t0, seen_loss = time.time(), []
     started, first_step = time.time(), step

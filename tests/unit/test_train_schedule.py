@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -95,3 +97,34 @@ def test_a_checkpoint_keeps_every_torch_generator():
     state = torch_rng_state()
     assert torch.equal(state["torch_rng"], torch.get_rng_state())
     assert (state["cuda_rng"] is None) == (not torch.cuda.is_available())
+
+
+def test_a_resumed_run_logs_each_step_once(tmp_path):
+    from training.loop import open_log, report
+
+    # GIVEN a run that logged steps 100-700 and stopped after its checkpoint at 500
+    with open_log(tmp_path, 0) as log:
+        for step in range(100, 800, 100):
+            report(log, {"step": step, "loss": 1.0})
+        log.write('{"step": 80')  # the last line, cut by the stop
+
+    # WHEN it resumes at 500 and logs on
+    with open_log(tmp_path, 500) as log:
+        for step in (600, 700):
+            report(log, {"step": step, "loss": 0.5})
+
+    # THEN each step is in the log once, the resumed run's lines after the checkpoint
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines] == [100, 200, 300, 400, 500, 600, 700]
+    assert [m["loss"] for m in lines[-2:]] == [0.5, 0.5]
+
+
+def test_a_run_started_afresh_starts_a_fresh_log(tmp_path):
+    from training.loop import open_log, report
+
+    (tmp_path / "log.jsonl").write_text('{"step": 100, "loss": 1.0}\n')
+
+    with open_log(tmp_path, 0) as log:
+        report(log, {"step": 100, "loss": 2.0})
+
+    assert (tmp_path / "log.jsonl").read_text() == '{"step": 100, "loss": 2.0}\n'
