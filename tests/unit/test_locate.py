@@ -20,6 +20,7 @@ from plate_ocr.locate import (
     CLOSE_MAX_ZOOM,
     CLOSE_ZOOM,
     CROP_PAD,
+    CROP_PAD_ZOOM,
     ZOOMED_MIN_SCORE,
     CloseFinder,
     CropFinder,
@@ -669,7 +670,9 @@ def test_a_loose_crop_is_also_looked_at_with_a_margin():
 
     regions = PlateFinder(detector).locate(loose)
 
-    assert detector.pads == [0.0, 1.0]
+    # on a canvas a quarter of the first look's, where the margin makes the plate an ordinary size
+    assert detector.pads == [0.0, CROP_PAD]
+    assert detector.zooms == [1.0, CROP_PAD_ZOOM] and CROP_PAD_ZOOM == 0.5
     assert [r.box for r in regions] == [quad]
 
 
