@@ -73,6 +73,17 @@ def dev_photos(texts: Path, labels: Path) -> list[DevPhoto]:
     return out
 
 
+def require_scenes(photos: list[DevPhoto], texts: Path) -> None:
+    """Stops when the dev split has no scenes: their readings (``texts``) are local, and a fit on
+    the dev crops alone would ship a calibration that has never seen a whole photo."""
+    if not any(photo.sample.kind == "scene" for photo in photos):
+        raise SystemExit(
+            f"no dev scenes: {texts} is missing or holds no dev photo. Rebuild it with "
+            "`python -m training.pseudo propose` and `python -m training.pseudo dev-texts` "
+            "(training/pseudo.py), and check the readings by eye."
+        )
+
+
 def write_manifest(photos: list[DevPhoto], path: Path) -> None:
     """The dev split as a ``plate-ocr eval`` manifest (local: it holds plate numbers)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,6 +239,7 @@ def main() -> None:
     args = ap.parse_args()
 
     photos = dev_photos(args.texts, args.labels)
+    require_scenes(photos, args.texts)
     write_manifest(photos, args.manifest)
     if args.manifest_only:
         print(f"wrote {args.manifest} ({len(photos)} photos)")

@@ -21,6 +21,12 @@ The photos of ``../shared/datasets/kr-scenes-unlabelled`` have no labels. Each r
    the train photos' readings in ``texts.json`` with the confident ones of fresh proposals, the
    dev photos' reviewed readings kept.
 
+On a machine without ``texts.json`` (a fresh clone: it is local), ``propose`` and then
+``python -m training.pseudo dev-texts`` read the dev photos' committed plates again and draw them
+on ``runs/pseudo/sheets/dev_*.png``; what the eye finds wrong goes into
+``runs/pseudo/dev_corrections.json`` and ``dev-texts`` runs again. ``training.calibrate`` and the
+dev evaluation need it.
+
 The kr-plates val split is never read here.
 """
 
@@ -268,6 +274,65 @@ def train_texts(proposals: Path, texts: Path, least: float) -> None:
     print(f"{n} train readings (and {dev} dev photos) in {texts}")
 
 
+def dev_texts(proposals: Path, corrections: Path, texts: Path, sheet_dir: Path) -> None:
+    """The dev photos' readings again, for a machine that lacks ``texts.json`` (it is local).
+
+    The committed labels keep the dev plates' corners (checked by eye when they were accepted),
+    not their numbers. Each is given the reading of the proposal that overlaps it (IoU 0.5), and
+    ``corrections`` (local JSON, ``{"<photo>": {"<k>": "<plate>" | ""}}``, k counting the photo's
+    labelled plates in the labels' order; ``""``: no reading, a plate nobody can read) overrides
+    it. A contact sheet of every dev plate with its reading (``sheet_dir/dev_*.png``) is drawn for
+    the eye check; run again after writing the corrections. The train photos' readings in
+    ``texts`` are kept.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    from plate_ocr import grammar
+    from plate_ocr.locate.geometry import quad_iou, rectify
+
+    found = {p["path"]: p for p in json.loads(proposals.read_text(encoding="utf-8"))["photos"]}
+    labels = json.loads(LABELS.read_text(encoding="utf-8"))["photos"]
+    fixes = json.loads(corrections.read_text(encoding="utf-8")) if corrections.is_file() else {}
+    old = json.loads(texts.read_text(encoding="utf-8")) if texts.is_file() else {}
+    out = {name: plates for name, plates in old.items() if not is_dev(name)}
+    font = ImageFont.truetype("/usr/share/fonts/truetype/nanum/NanumGothicBold.ttf", 20)
+    tiles = []
+    for name, label in sorted(labels.items()):
+        if not is_dev(name):
+            continue
+        image = cv2.imread(str(SCENES / name), cv2.IMREAD_COLOR)
+        regions = found.get(name, {}).get("regions", [])
+        here = []
+        for k, plate in enumerate(label["plates"]):
+            quad = _quad(plate["quad"])
+            near = [r for r in regions if quad_iou(quad, _quad(r["quad"])) >= 0.5]
+            text = max(near, key=lambda r: quad_iou(quad, _quad(r["quad"])))["text"] if near else ""
+            text = fixes.get(name, {}).get(str(k), text)
+            if text and grammar.is_valid(text):
+                here.append({"quad": plate["quad"], "text": grammar.parse(text).text})
+            crop = rectify(image, quad, 48)
+            tile = Image.new("RGB", (560, 60), (255, 255, 255))
+            tile.paste(Image.fromarray(cv2.resize(crop, (220, 48))[:, :, ::-1]), (4, 6))
+            ImageDraw.Draw(tile).text(
+                (234, 16), f"{name.split('/')[-1][:12]} {k}: {text or '-'}", font=font, fill="red"
+            )
+            tiles.append(tile)
+        out[name] = sorted(here, key=lambda t: -_area(t["quad"]))
+    sheet_dir.mkdir(parents=True, exist_ok=True)
+    for s in range(0, len(tiles), 16):
+        group = tiles[s : s + 16]
+        sheet = Image.new("RGB", (560, 60 * len(group)), (255, 255, 255))
+        for i, tile in enumerate(group):
+            sheet.paste(tile, (0, 60 * i))
+        sheet.save(sheet_dir / f"dev_{s // 16:02d}.png")
+    texts.parent.mkdir(parents=True, exist_ok=True)
+    texts.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
+    read = sum(bool(v) for k, v in out.items() if is_dev(k))
+    print(
+        f"{len(tiles)} dev plates on {read} dev photos with a reading in {texts}; check {sheet_dir}"
+    )
+
+
 def _quad(points: list[list[float]]) -> tuple[tuple[float, float], ...]:
     return tuple((float(x), float(y)) for x, y in points)
 
@@ -295,6 +360,12 @@ def main() -> None:
     t.add_argument("--proposals", type=Path, default=PROPOSALS)
     t.add_argument("--texts", type=Path, default=TEXTS)
     t.add_argument("--least", type=float, default=0.95)
+    d = sub.add_parser(
+        "dev-texts", help="the dev photos' readings from the committed corners, to check by eye"
+    )
+    d.add_argument("--proposals", type=Path, default=PROPOSALS)
+    d.add_argument("--corrections", type=Path, default=WORK / "dev_corrections.json")
+    d.add_argument("--texts", type=Path, default=TEXTS)
     args = ap.parse_args()
     cv2.setNumThreads(1)
     if args.command == "propose":
@@ -304,6 +375,8 @@ def main() -> None:
         sheets(args.proposals, args.proposals.parent / "sheets")
     elif args.command == "texts":
         train_texts(args.proposals, args.texts, args.least)
+    elif args.command == "dev-texts":
+        dev_texts(args.proposals, args.corrections, args.texts, args.proposals.parent / "sheets")
     else:
         accept(args.proposals, args.review, args.accept_above, args.labels, args.texts)
 

@@ -197,3 +197,16 @@ def test_the_shipped_detector_runs_at_the_threshold_the_export_writes():
 
     shipped = DetectorConfig.read(Path(__file__).resolve().parents[2] / "models" / CONFIG)
     assert shipped.min_score == DetectorConfig().min_score
+
+
+def test_the_calibration_is_not_fitted_without_the_dev_scenes(tmp_path):
+    from plate_ocr.evaluate import Sample
+    from training.calibrate import DevPhoto, require_scenes
+
+    crop = DevPhoto(Sample(tmp_path / "c.jpg", "12가3456", "crop", "7char", "dev"), ("12가3456",))
+    scene = DevPhoto(Sample(tmp_path / "s.jpg", "12가3456", "scene", "7char", "dev"), ("12가3456",))
+
+    # The dev scenes' readings are local (runs/pseudo/texts.json): a fresh clone has none.
+    with pytest.raises(SystemExit, match="dev-texts"):
+        require_scenes([crop], tmp_path / "texts.json")
+    require_scenes([crop, scene], tmp_path / "texts.json")
