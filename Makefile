@@ -68,6 +68,8 @@ FT_ARGS = $(filter --resume,$(TRAIN_ARGS))
 
 train: setup ## train the recogniser from scratch and export it to models/ (TRAIN_ARGS=--resume resumes)
 	bash scripts/install-system-deps.sh --training
+	@# The calibration at the end needs the dev scenes' readings (local): stop now, not hours later.
+	$(BIN)/python -m training.calibrate --check
 	$(BIN)/python -m training.train --no-export --eval-every 2000 $(TRAIN_ARGS)
 	$(BIN)/python -m training.train --run runs/korplate-ft --init runs/korplate/last.pt --no-render \
 		--steps 1200 --warmup 96 --batch 48 --lr 3e-4 --real-frac 0.5 --seed 99 --eval-every 400 \
@@ -93,6 +95,7 @@ train: setup ## train the recogniser from scratch and export it to models/ (TRAI
 
 train-detector: setup ## train the plate detector from scratch (three rounds), export it to models/ and refit the calibration (DETECTOR_ARGS=--resume resumes each round)
 	bash scripts/install-system-deps.sh --training
+	$(BIN)/python -m training.calibrate --check
 	$(BIN)/python -m training.detector --no-export $(DETECTOR_ARGS)
 	$(BIN)/python -m training.detector --run runs/platedet2 --init runs/platedet/last.pt \
 		--steps 1500 --lr 5e-4 --warmup 100 --no-export $(DETECTOR_ARGS)

@@ -234,16 +234,26 @@ def main() -> None:
     )
     ap.add_argument("--manifest-only", action="store_true")
     ap.add_argument(
+        "--check",
+        action="store_true",
+        help="only check that the dev split has its scenes (make train runs it first)",
+    )
+    ap.add_argument(
         "--chain", action="store_true", help="fit on every finder's readings, not the first's"
     )
     args = ap.parse_args()
 
     photos = dev_photos(args.texts, args.labels)
-    require_scenes(photos, args.texts)
-    write_manifest(photos, args.manifest)
     if args.manifest_only:
-        print(f"wrote {args.manifest} ({len(photos)} photos)")
+        write_manifest(photos, args.manifest)
+        scenes = sum(photo.sample.kind == "scene" for photo in photos)
+        print(f"wrote {args.manifest} ({len(photos)} photos, {scenes} of them scenes)")
         return
+    require_scenes(photos, args.texts)
+    if args.check:
+        print(f"dev split: {len(photos)} photos with their scenes")
+        return
+    write_manifest(photos, args.manifest)
     kinds = ("original", *DEGRADATIONS)
     print(f"{len(photos)} dev photos, {len(kinds)} versions each", flush=True)
     x, y = collect(args.models, photos, kinds, args.chain)

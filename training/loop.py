@@ -99,19 +99,20 @@ def retime(sched: torch.optim.lr_scheduler.OneCycleLR, total: int) -> int:
 def open_log(run: Path, step: int) -> IO[str]:
     """The run's ``log.jsonl``, open for appending, holding only the lines of steps up to
     ``step`` (where the run starts or resumes): the lines a stopped run wrote after its last
-    checkpoint are written again by the resumed one, and a run started afresh starts a fresh log.
+    checkpoint are written again by the resumed one, and a run started afresh (``step`` 0) starts
+    a fresh log. Lines without a step, or cut by the stop, are dropped.
     """
     path = run / "log.jsonl"
-    if path.is_file():
-        kept = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+    kept = []
+    if step > 0 and path.is_file():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
-                logged = json.loads(line).get("step", 0)
+                logged = json.loads(line).get("step")
             except (json.JSONDecodeError, AttributeError):
                 continue  # a line cut by the stop
             if isinstance(logged, int) and logged <= step:
                 kept.append(line + "\n")
-        path.write_text("".join(kept), encoding="utf-8")
+    path.write_text("".join(kept), encoding="utf-8")
     return open(path, "a", encoding="utf-8")
 
 

@@ -307,9 +307,14 @@ def dev_texts(proposals: Path, corrections: Path, texts: Path, sheet_dir: Path) 
             quad = _quad(plate["quad"])
             near = [r for r in regions if quad_iou(quad, _quad(r["quad"])) >= 0.5]
             text = max(near, key=lambda r: quad_iou(quad, _quad(r["quad"])))["text"] if near else ""
-            text = fixes.get(name, {}).get(str(k), text)
-            if text and grammar.is_valid(text):
-                here.append({"quad": plate["quad"], "text": grammar.parse(text).text})
+            fixed = fixes.get(name, {}).get(str(k))
+            if fixed and not grammar.is_valid(fixed):
+                print(f"correction {name} {k}: {fixed!r} is not a valid plate: left out")
+            text = text if fixed is None else fixed
+            # What is stored, drawn on the sheet: a reading the grammar refuses is no reading.
+            text = grammar.parse(text).text if text and grammar.is_valid(text) else ""
+            if text:
+                here.append({"quad": plate["quad"], "text": text})
             crop = rectify(image, quad, 48)
             tile = Image.new("RGB", (560, 60), (255, 255, 255))
             tile.paste(Image.fromarray(cv2.resize(crop, (220, 48))[:, :, ::-1]), (4, 6))

@@ -106,7 +106,9 @@ def test_a_resumed_run_logs_each_step_once(tmp_path):
     with open_log(tmp_path, 0) as log:
         for step in range(100, 800, 100):
             report(log, {"step": step, "loss": 1.0})
-        log.write('{"step": 80')  # the last line, cut by the stop
+    with open(tmp_path / "log.jsonl", "ab") as raw:
+        # the last line, cut by the stop inside a character
+        raw.write('{"step": 800, "note": "한'.encode()[:-1])
 
     # WHEN it resumes at 500 and logs on
     with open_log(tmp_path, 500) as log:
@@ -122,7 +124,7 @@ def test_a_resumed_run_logs_each_step_once(tmp_path):
 def test_a_run_started_afresh_starts_a_fresh_log(tmp_path):
     from training.loop import open_log, report
 
-    (tmp_path / "log.jsonl").write_text('{"step": 100, "loss": 1.0}\n')
+    (tmp_path / "log.jsonl").write_text('{"step": 100, "loss": 1.0}\n{"note": "x"}\n')
 
     with open_log(tmp_path, 0) as log:
         report(log, {"step": 100, "loss": 2.0})

@@ -241,8 +241,9 @@ class PlateDetector:
         ``pad`` surrounds the photo with that many times its own width and height of grey on
         each side before it is scaled to the canvas: a plate that fills a photo (a loose crop, a
         close-up) then has the size the detector was trained on, and room around it. ``zoom``
-        enlarges the canvas (:func:`canvas_size`): small plates of a large photo are seen larger,
-        for about ``zoom`` squared times the work.
+        scales the canvas (:func:`canvas_size`), for about ``zoom`` squared times the work: over 1
+        small plates of a large photo are seen larger; under 1 a padded crop's plate is seen at a
+        size the detector knows well, for less.
         """
         h, w = image.shape[:2]
         dx, dy = round(w * pad), round(h * pad)
