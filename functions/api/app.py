@@ -486,12 +486,34 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             max(0.1, context.get_remaining_time_in_millis() / 1000.0 - _ANSWER_MARGIN_SECONDS),
         )
         with deadline.limit(seconds):
-            response = app.resolve(event, context)
+            response = app.resolve(_query_without_nulls(event), context)
         add_security_headers(response)
         logger.info("invocation done", extra={"peak_rss_mb": round(telemetry.peak_rss_mb(), 1)})
         return response
     finally:
         logger.thread_safe_clear_keys()
+
+
+def _query_without_nulls(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with ``null`` query values as empty strings: API Gateway sends ``?dryRun`` as
+    ``""``, but a hand-made event (a test console, another integration) may say ``null``, on which
+    Powertools' resolver fails (a 500)."""
+    single = event.get("queryStringParameters")
+    multi = event.get("multiValueQueryStringParameters")
+    if not (isinstance(single, dict) and None in single.values()) and not (
+        isinstance(multi, dict)
+        and any(v is None or (isinstance(v, list) and None in v) for v in multi.values())
+    ):
+        return event
+    event = dict(event)
+    if isinstance(single, dict):
+        event["queryStringParameters"] = {k: "" if v is None else v for k, v in single.items()}
+    if isinstance(multi, dict):
+        event["multiValueQueryStringParameters"] = {
+            k: [("" if x is None else x) for x in (v if isinstance(v, list) else [v])]
+            for k, v in multi.items()
+        }
+    return event
 
 
 def add_security_headers(response: dict[str, Any]) -> None:
