@@ -46,6 +46,8 @@ WORK = REPO / "runs" / "pseudo"
 PROPOSALS = WORK / "proposals.json"
 REVIEW = WORK / "review.json"
 TEXTS = WORK / "texts.json"
+#: The contact sheets' font (Debian's fonts-nanum: scripts/install-system-deps.sh --training).
+SHEET_FONT = "/usr/share/fonts/truetype/nanum/NanumGothicBold.ttf"
 
 
 def propose(models: Path, min_score: float, out: Path) -> None:
@@ -118,7 +120,7 @@ def sheets(proposals: Path, out: Path, per_sheet: int = 30) -> None:
 
     from plate_ocr.locate.geometry import grow_quad, warp
 
-    font = ImageFont.truetype("/usr/share/fonts/truetype/nanum/NanumGothicBold.ttf", 18)
+    font = ImageFont.truetype(SHEET_FONT, 18)
     data = json.loads(proposals.read_text(encoding="utf-8"))["photos"]
     out.mkdir(parents=True, exist_ok=True)
     tiles = []
@@ -295,7 +297,7 @@ def dev_texts(proposals: Path, corrections: Path, texts: Path, sheet_dir: Path) 
     fixes = json.loads(corrections.read_text(encoding="utf-8")) if corrections.is_file() else {}
     old = json.loads(texts.read_text(encoding="utf-8")) if texts.is_file() else {}
     out = {name: plates for name, plates in old.items() if not is_dev(name)}
-    font = ImageFont.truetype("/usr/share/fonts/truetype/nanum/NanumGothicBold.ttf", 20)
+    font = ImageFont.truetype(SHEET_FONT, 20)
     tiles = []
     for name, label in sorted(labels.items()):
         if not is_dev(name):

@@ -498,22 +498,19 @@ def _query_without_nulls(event: dict[str, Any]) -> dict[str, Any]:
     """The event with ``null`` query values as empty strings: API Gateway sends ``?dryRun`` as
     ``""``, but a hand-made event (a test console, another integration) may say ``null``, on which
     Powertools' resolver fails (a 500)."""
+    out = dict(event)
     single = event.get("queryStringParameters")
-    multi = event.get("multiValueQueryStringParameters")
-    if not (isinstance(single, dict) and None in single.values()) and not (
-        isinstance(multi, dict)
-        and any(v is None or (isinstance(v, list) and None in v) for v in multi.values())
-    ):
-        return event
-    event = dict(event)
     if isinstance(single, dict):
-        event["queryStringParameters"] = {k: "" if v is None else v for k, v in single.items()}
+        out["queryStringParameters"] = {k: "" if v is None else v for k, v in single.items()}
+    multi = event.get("multiValueQueryStringParameters")
     if isinstance(multi, dict):
-        event["multiValueQueryStringParameters"] = {
-            k: [("" if x is None else x) for x in (v if isinstance(v, list) else [v])]
+        out["multiValueQueryStringParameters"] = {
+            k: [("" if x is None else x) for x in v]
+            if isinstance(v, list)
+            else ("" if v is None else v)
             for k, v in multi.items()
         }
-    return event
+    return out
 
 
 def add_security_headers(response: dict[str, Any]) -> None:

@@ -65,8 +65,7 @@ SECRET_CONNECT_TIMEOUT = 1.0
 SECRET_READ_TIMEOUT = 2.0
 SECRET_ATTEMPTS = 2
 
-#: Values of a freshly created secret that mean "no key yet" (the stack stores a placeholder).
-#: Secret values that are no key (compared in upper case).
+#: Secret values that mean "no key yet" (the stack stores a placeholder; compared in upper case).
 _PLACEHOLDERS = frozenset({"", "CHANGE_ME", "REPLACE_ME", "PLACEHOLDER", "NONE", "NULL"})
 
 PROMPT = (
